@@ -1,0 +1,2 @@
+export * from "./sql.ts";
+export { migrate, SCHEMA_VERSION } from "./schema.ts";

@@ -1,0 +1,5 @@
+// The Cloudflare entry point: the Hono app and the Durable Object classes it binds.
+export { NodeDO } from "../durable/node-do.ts";
+export { CeilingDO } from "../durable/ceiling-do.ts";
+import { app } from "./app.ts";
+export default app;
