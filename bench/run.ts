@@ -21,7 +21,7 @@ import type { Host, System } from "./systems/types.ts";
 import { workloads as allWorkloads } from "./workloads/index.ts";
 import type { BenchSettings, Dataset } from "./workloads/types.ts";
 
-const SYSTEM_IDS = ["tidekv", "ceiling", "redis"];
+const SYSTEM_IDS = ["tidekv", "ceiling", "ceiling-durable", "redis"];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -125,7 +125,7 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   process.stderr.write("bench: starting servers (wrangler dev, redis-server)...\n");
   try {
-    const wantTidekv = opts.systems.includes("tidekv") || opts.systems.includes("ceiling") || opts.storage;
+    const wantTidekv = opts.systems.some((id) => id !== "redis") || opts.storage;
     const [tk, rd] = await Promise.allSettled([
       wantTidekv ? startTidekvHost() : Promise.resolve(undefined),
       opts.systems.includes("redis") ? startRedisHost() : Promise.resolve(undefined),

@@ -37,6 +37,9 @@ export class CeilingDO extends DurableObject<CeilingEnv> {
     }
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1]);
+    // ?durable=1: the same, plus one committed SQLite write per frame that
+    // carries a SET (the floor for a durable write on this platform).
+    pair[1].serializeAttachment({ durable: new URL(request.url).searchParams.get("durable") === "1" });
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -54,6 +57,11 @@ export class CeilingDO extends DurableObject<CeilingEnv> {
     const used = scanCommands(bytes, kinds);
     if (used < bytes.length) this.partial.set(ws, bytes.slice(used));
     if (kinds.length === 0) return;
+    if ((ws.deserializeAttachment() as { durable?: boolean } | null)?.durable && kinds.some((isGet) => !isGet)) {
+      const sql = this.ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS last_frame (id INTEGER PRIMARY KEY, data BLOB)");
+      sql.exec("INSERT OR REPLACE INTO last_frame (id, data) VALUES (1, ?)", bytes);
+    }
     let size = 0;
     for (const isGet of kinds) size += isGet ? GET_REPLY.length : OK.length;
     const out = new Uint8Array(size);

@@ -68,6 +68,11 @@ export async function startTidekvHost(): Promise<TidekvHost> {
       description: "do-nothing Durable Object on the same path (/bench/ceiling, canned replies)",
       endpoint: { kind: "ws", url: server.wsUrl("/bench/ceiling") },
     },
+    {
+      id: "ceiling-durable",
+      description: "the ceiling plus one committed SQLite write per frame with a SET (the durable-write floor)",
+      endpoint: { kind: "ws", url: server.wsUrl("/bench/ceiling?durable=1") },
+    },
   ];
   return {
     label: `tidekv (wrangler dev, ${server.url})`,

@@ -80,6 +80,18 @@ export class Connection {
    * runs dry or a command blocks (the rest then waits for it, as in Redis).
    */
   private serve(): void {
+    // One transaction around the whole batch: each command still commits or
+    // rolls back on its own (a savepoint), but the batch reaches storage as one
+    // commit instead of one per command.
+    const closeReason = this.server.sql.transaction(() => this.serveBatch());
+    // A client that keeps sending an unfinished request is cut off, as Redis
+    // does when the query buffer passes client-query-buffer-limit.
+    const reason = closeReason ?? (this.parser.buffered > this.server.config.int("client-query-buffer-limit") ? "query buffer limit" : null);
+    this.flush();
+    if (reason !== null) this.close(reason === "client quit" ? CloseCode.normal : CloseCode.protocolError, reason);
+  }
+
+  private serveBatch(): string | null {
     const { server, client } = this;
     let closeReason: string | null = null;
     while (!client.blocked) {
@@ -103,13 +115,7 @@ export class Connection {
         break;
       }
     }
-    // A client that keeps sending an unfinished request is cut off, as Redis
-    // does when the query buffer passes client-query-buffer-limit.
-    if (closeReason === null && this.parser.buffered > server.config.int("client-query-buffer-limit")) {
-      closeReason = "query buffer limit";
-    }
-    this.flush();
-    if (closeReason !== null) this.close(closeReason === "client quit" ? CloseCode.normal : CloseCode.protocolError, closeReason);
+    return closeReason;
   }
 
   /** A blocked command finished: send its reply, then serve what the client sent meanwhile. */

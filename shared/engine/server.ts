@@ -31,7 +31,14 @@ const EXEC_ARGV = [encoder.encode("EXEC")];
  * replica, MASTERDOWN, LOADING, NOREPLICAS, cluster redirection): the first
  * error text returned rejects it.
  */
-export type Guard = (client: Client, command: Command, argv: readonly Uint8Array[]) => string | null;
+export type Guard = ((client: Client, command: Command, argv: readonly Uint8Array[]) => string | null) & {
+  /**
+   * Cluster redirection: a refused EXEC gets the redirection itself (MOVED,
+   * CROSSSLOT, ...), not EXECABORT, since Redis's processCommand redirects
+   * it outside rejectCommand. The transaction is discarded either way.
+   */
+  readonly redirects?: boolean;
+};
 
 /** Commands a client in MULTI runs at once instead of queueing. */
 const RUN_IN_MULTI = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -148,6 +155,12 @@ export class Server {
         if (refusal !== null) {
           if (client.multi) client.multi.aborted = true;
           this.stats.recordRejection(command.fullName, refusal);
+          if (topName === "exec") {
+            // Redis's rejectCommand on EXEC: execCommandAbort discards the transaction.
+            client.multi = null;
+            this.unwatchAll(client);
+            return error(guard.redirects ? refusal : `EXECABORT Transaction discarded because of: ${refusal}`);
+          }
           return error(refusal);
         }
       }

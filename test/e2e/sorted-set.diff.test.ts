@@ -8,7 +8,7 @@
  * commands are exercised where they do not block (data present, or inside
  * MULTI where Redis answers at once).
  */
-import { afterAll, describe, it } from "vitest";
+import { describe, it } from "vitest";
 import { parseScript, runDifferential, useDifferentialServers, type Step } from "../support/differential";
 
 const script = (text: string, origin: string): Step[] => parseScript(text, origin);
@@ -25,8 +25,7 @@ function bigZset(key: string, n: number, step = 1): Step[] {
 }
 
 describe("sorted-set commands, differential", () => {
-  const servers = useDifferentialServers();
-  afterAll(() => { console.log("TIDEKVLOG\n" + servers.tidekv.log().split("\n").filter((l) => !/GET \/node.*101/.test(l)).slice(-80).join("\n")); });
+  useDifferentialServers();
 
   it("ZADD and its options", () =>
     runDifferential("zset-zadd", script(`
