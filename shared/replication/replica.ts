@@ -119,7 +119,8 @@ export class MasterLink {
       await this.handshake();
     } catch (e) {
       this.server.host.log?.("warn", `replication link to ${this.target} failed: ${(e as Error)?.message ?? e}`);
-      this.lost("connect failed");
+      // drop, not lost: a link that failed its handshake must not stay open on the master.
+      this.drop("connect failed");
     }
   }
 
@@ -221,11 +222,18 @@ export class MasterLink {
   private receiveStream(bytes: Uint8Array): void {
     const parser = this.parser!;
     parser.feed(bytes);
-    if (this.loading) {
-      this.loadSnapshot(parser);
-      if (this.loading) return;
+    try {
+      if (this.loading) {
+        this.loadSnapshot(parser);
+        if (this.loading) return;
+      }
+      this.applyStream(parser);
+    } catch (e) {
+      // Nothing of the failed batch was committed: reconnect and resume from
+      // the last committed offset (or sync again from scratch).
+      this.server.host.log?.("error", `replication stream from ${this.target}: ${(e as Error)?.message ?? e}`);
+      this.drop("stream error");
     }
-    this.applyStream(parser);
   }
 
   /** Applies snapshot commands into the hidden dbs; switches them in at the end marker. */
