@@ -9,6 +9,7 @@
  * - "raw" (stdout not a TTY, or --raw): values only, one per line.
  */
 import type { Reply } from "../../shared/resp/index.ts";
+import { concat } from "../../shared/util/bytes.ts";
 import { formatDouble } from "../../shared/util/numbers.ts";
 
 export type OutputMode = "standard" | "raw";
@@ -36,13 +37,7 @@ class Out {
     }
   }
   result(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concat(this.chunks, this.size);
   }
 }
 

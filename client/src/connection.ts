@@ -7,6 +7,7 @@
  * split by another caller's command.
  */
 import { ReplyParser, encodeCommand, type Reply } from "../../shared/resp/index.ts";
+import { concat } from "../../shared/util/bytes.ts";
 import { ConnectionError } from "./errors.ts";
 import { OPEN, eventReason, messageBytes, type WebSocketConstructor, type WebSocketLike } from "./websocket.ts";
 
@@ -202,16 +203,7 @@ export class Connection {
   private flush(): void {
     this.flushQueued = false;
     if (this.out.length === 0 || this.closedReason !== null) return;
-    let frame: Uint8Array;
-    if (this.out.length === 1) frame = this.out[0];
-    else {
-      frame = new Uint8Array(this.outBytes);
-      let at = 0;
-      for (const chunk of this.out) {
-        frame.set(chunk, at);
-        at += chunk.length;
-      }
-    }
+    const frame = this.out.length === 1 ? this.out[0] : concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
     try {

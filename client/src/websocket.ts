@@ -3,6 +3,7 @@
  * Deno, workerd, Node 22+), or the `ws` package on Node 20, imported lazily
  * and by a computed name so bundlers for browsers and workerd never pull it in.
  */
+import { concat } from "../../shared/util/bytes.ts";
 
 /** The part of the WHATWG WebSocket API the client needs (the `ws` package has it too). */
 export interface WebSocketLike {
@@ -43,14 +44,7 @@ export function messageBytes(data: unknown): Uint8Array | undefined {
   if (typeof data === "string") return new TextEncoder().encode(data);
   if (Array.isArray(data)) {
     // ws with binaryType "fragments"
-    const parts = data.map((d) => messageBytes(d) ?? new Uint8Array(0));
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concat(data.map((d) => messageBytes(d) ?? new Uint8Array(0)));
   }
   return undefined;
 }

@@ -23,10 +23,15 @@ import type { Config } from "../engine/config.ts";
 import { Errors, fail, wrongArity } from "../engine/errors.ts";
 import { KeyType, type KeyRecord } from "../engine/keyspace.ts";
 import { blob, type Sql } from "../store/sql.ts";
-import { globMatch } from "../util/glob.ts";
 import {
   addLongDouble, formatLongDouble, isFiniteLongDouble, parseInt64, parseLongDouble,
 } from "../util/numbers.ts";
+import {
+  distinctPicks, randomBelow, RandomReplyLimit, randomReplyTooLarge, repeatedPicks, rowsAtOffsets,
+} from "./collection-random.ts";
+import {
+  CollectionScan, EMPTY_SCAN, openScan, SCAN_PAGE_MAX, scanMatches, scanReply, type ScanSource,
+} from "./collection-scan.ts";
 import { registerObjectEncoding } from "./generic.ts";
 import type { HandlerTable } from "./spec.ts";
 
@@ -41,7 +46,6 @@ export const HASH_ELEMENT_MAX = 1024 * 1024;
 
 const ERR_NAN_OR_INFINITY = "ERR value is NaN or Infinity";
 const ERR_OUT_OF_RANGE = "ERR value is out of range";
-const ERR_INVALID_CURSOR = "ERR invalid cursor";
 const LONG_MAX = 2n ** 63n - 1n;
 const ERR_COUNT_RANGE = `ERR value is out of range, value must between ${-LONG_MAX} and ${LONG_MAX}`;
 
@@ -147,170 +151,34 @@ export function hashEncoding(record: KeyRecord, config: Config, sql: Sql): "list
 
 registerObjectEncoding(KeyType.hash, (call, record) => hashEncoding(record, call.server.config, call.server.sql));
 
-// ---- HSCAN cursors -------------------------------------------------------------------
+// ---- HSCAN and random picks --------------------------------------------------------------
 
-/**
- * HSCAN's cursor is a number (Redis clients parse it as one), while tidekv
- * pages by field. A cursor is `tag * 2^32 + rank`: `rank` is how many fields
- * the iteration had returned, and `tag` names an entry in a small per-node
- * memory that holds the last field returned. With that entry the next page is
- * an indexed seek (`field > last`), which never misses a field that existed
- * throughout the iteration, whatever is inserted or deleted meanwhile. A
- * cursor whose entry is gone (the node restarted, was evicted, or the entry
- * aged out) resumes at `OFFSET rank`: still a complete iteration unless fields
- * before the position were deleted in between. Cursors stay below 2^52.
- */
-interface ScanPosition {
-  readonly db: number;
-  readonly keyId: number;
-  readonly last: Uint8Array;
-  readonly rank: number;
+/** HSCAN's cursor memory (see collection-scan.ts); 32 rows per SQL statement. */
+const hscanPages = new CollectionScan(32);
+
+interface FieldEntry {
+  field: Uint8Array;
+  value: Uint8Array | null;
 }
 
-const RANK_SPAN = 2 ** 32;
-const TAG_LIMIT = 2 ** 20;
-const CURSOR_ENTRIES_MAX = 4096;
-const CURSOR_BYTES_MAX = 8 * 1024 * 1024;
-/** Fields longer than this are not remembered; their cursor resumes by offset. */
-const CURSOR_FIELD_MAX = 64 * 1024;
-/** Rows HSCAN returns at most per call, whatever COUNT asks (COUNT is a hint). */
-const SCAN_PAGE_MAX = 1024;
-/** And at most about this many bytes per call (at least one field). */
-const SCAN_BYTES_MAX = 8 * 1024 * 1024;
-const SCAN_BATCH = 32;
-
-class ScanCursors {
-  private readonly entries = new Map<number, ScanPosition>();
-  private bytes = 0;
-  private tag = 0;
-
-  issue(position: ScanPosition): number {
-    this.tag = (this.tag % (TAG_LIMIT - 1)) + 1;
-    const cursor = this.tag * RANK_SPAN + Math.min(position.rank, RANK_SPAN - 1);
-    if (position.last.length > CURSOR_FIELD_MAX) return cursor;
-    this.drop(cursor);
-    this.entries.set(cursor, position);
-    this.bytes += position.last.length;
-    while (this.entries.size > CURSOR_ENTRIES_MAX || this.bytes > CURSOR_BYTES_MAX) {
-      this.drop(this.entries.keys().next().value!);
-    }
-    return cursor;
-  }
-
-  find(cursor: bigint): ScanPosition | undefined {
-    return cursor < BigInt(Number.MAX_SAFE_INTEGER) ? this.entries.get(Number(cursor)) : undefined;
-  }
-
-  private drop(cursor: number): void {
-    const entry = this.entries.get(cursor);
-    if (!entry) return;
-    this.bytes -= entry.last.length;
-    this.entries.delete(cursor);
-  }
+/** The hash's rows in field order (with or without values), for HSCAN and HRANDFIELD. */
+function fieldRows(sql: Sql, id: number, withValues: boolean): ScanSource<FieldEntry> {
+  return {
+    page: (after, skip, limit) => fieldPage(sql, id, after, skip, limit, withValues),
+    hasMoreAfter: (after) => fieldPage(sql, id, after, 0, 1, false).length > 0,
+    member: (row) => row.field,
+    bytes: (row) => row.field.length + row.value!.length,
+  };
 }
 
-const scanCursors = new WeakMap<object, ScanCursors>();
-function cursorsOf(server: object): ScanCursors {
-  let cursors = scanCursors.get(server);
-  if (!cursors) scanCursors.set(server, (cursors = new ScanCursors()));
-  return cursors;
-}
-
-const MAX_ULONG = 2n ** 64n - 1n;
-
-/**
- * Redis's parseScanCursorOrReply: strtoul base 10 of the whole argument (up to
- * a NUL byte). Leading whitespace is refused, a sign is allowed ("-1" wraps),
- * the empty string is cursor 0, and anything past 2^64-1 is out of range.
- */
-function parseScanCursor(arg: Uint8Array): bigint | null {
-  let end = arg.indexOf(0);
-  if (end < 0) end = arg.length;
-  if (end === 0) return 0n;
-  const first = arg[0];
-  if (first === 0x20 || (first >= 0x09 && first <= 0x0d)) return null;
-  let i = 0;
-  let negative = false;
-  if (first === 0x2b || first === 0x2d) {
-    negative = first === 0x2d;
-    i = 1;
-  }
-  if (i >= end) return null; // a sign alone: strtoul converts nothing and stops at the sign
-  let value = 0n;
-  for (; i < end; i++) {
-    const c = arg[i];
-    if (c < 0x30 || c > 0x39) return null;
-    value = value * 10n + BigInt(c - 0x30);
-    if (value > MAX_ULONG) return null;
-  }
-  return negative && value !== 0n ? 2n ** 64n - value : value;
-}
-
-// ---- random picks ----------------------------------------------------------------------
-
-const randomBelow = (n: number): number => Math.floor(Math.random() * n);
-
-/** `k` distinct integers in [0, n), by Floyd's algorithm (memory O(k)). */
-function distinctOffsets(k: number, n: number): number[] {
-  const chosen = new Set<number>();
-  for (let j = n - k; j < n; j++) {
-    const t = randomBelow(j + 1);
-    chosen.add(chosen.has(t) ? j : t);
-  }
-  return [...chosen];
-}
-
-/**
- * The rows at the given offsets (in field order) of a hash of `size` fields.
- * Sparse offsets are reached by seeks that skip the gaps inside SQLite
- * (`field > previous ... OFFSET gap`); dense ones by reading the hash in pages.
- * Either way the work is bounded by the hash's size, never by memory.
- */
-function rowsAtOffsets(
+/** The rows at the given offsets (in field order) of a hash of `size` fields (see rowsAtOffsets). */
+function fieldsAtOffsets(
   sql: Sql, id: number, size: number, offsets: number[], withValues: boolean,
-): Map<number, { field: Uint8Array; value: Uint8Array | null }> {
-  const sorted = [...offsets].sort((a, b) => a - b);
-  const found = new Map<number, { field: Uint8Array; value: Uint8Array | null }>();
-  if (sorted.length * 4 > size) {
-    let next = 0;
-    let position = 0;
-    let after: Uint8Array | null = null;
-    while (next < sorted.length) {
-      const rows = fieldPage(sql, id, after, 0, PAGE_ROWS, withValues);
-      for (const row of rows) {
-        if (position === sorted[next]) {
-          found.set(position, row);
-          next++;
-        }
-        position++;
-      }
-      if (rows.length < PAGE_ROWS) break;
-      after = rows[rows.length - 1].field;
-    }
-    return found;
-  }
-  let after: Uint8Array | null = null;
-  let previous = -1;
-  for (const offset of sorted) {
-    const rows = fieldPage(sql, id, after, offset - previous - 1, 1, withValues);
-    if (rows.length === 0) break;
-    found.set(offset, rows[0]);
-    after = rows[0].field;
-    previous = offset;
-  }
-  return found;
+): Map<number, FieldEntry> {
+  return rowsAtOffsets(fieldRows(sql, id, withValues), size, offsets, PAGE_ROWS);
 }
 
-/**
- * HRANDFIELD with a negative count repeats fields, so its reply does not
- * depend on the hash's size and could be made arbitrarily large (Redis would
- * stream it until memory runs out). tidekv refuses replies of more than
- * RANDOM_REPLY_ELEMENTS_MAX fields or about RANDOM_REPLY_BYTES_MAX bytes.
- */
-const RANDOM_REPLY_ELEMENTS_MAX = 1_000_000;
-const RANDOM_REPLY_BYTES_MAX = 64 * 1024 * 1024;
-const ERR_RANDOM_REPLY_TOO_LARGE =
-  `ERR HRANDFIELD reply too large (at most ${RANDOM_REPLY_ELEMENTS_MAX} fields and ${RANDOM_REPLY_BYTES_MAX} bytes)`;
+const ERR_RANDOM_REPLY_TOO_LARGE = randomReplyTooLarge("HRANDFIELD", "fields");
 
 function hrandfieldWithCount(call: CommandCall, count: bigint, withValues: boolean): Reply {
   const record = call.keys.read(call.db, call.argv[1], KeyType.hash);
@@ -321,6 +189,7 @@ function hrandfieldWithCount(call: CommandCall, count: bigint, withValues: boole
   if (magnitude === 0n) return EMPTY_ARRAY;
   const resp3 = call.client.protocol === 3;
   const sql = call.server.sql;
+  const rowsAt = (offsets: number[]) => fieldsAtOffsets(sql, record.id, size, offsets, withValues);
 
   // A pair as the protocol wants it: [field, value] in RESP3, two flat elements in RESP2.
   const out: Reply[] = [];
@@ -332,22 +201,11 @@ function hrandfieldWithCount(call: CommandCall, count: bigint, withValues: boole
 
   if (!unique || magnitude === 1n) {
     // Fields may repeat, in random order.
-    if (magnitude > BigInt(RANDOM_REPLY_ELEMENTS_MAX)) fail(ERR_RANDOM_REPLY_TOO_LARGE);
-    const n = Number(magnitude);
-    const picks = new Uint32Array(n);
-    for (let i = 0; i < n; i++) picks[i] = randomBelow(size);
-    const distinct = new Set(picks);
-    const rows = rowsAtOffsets(sql, record.id, size, [...distinct], withValues);
-    const replies = new Map<number, [BulkReply, BulkReply | null]>();
-    let bytes = 0;
-    for (const [offset, row] of rows) replies.set(offset, [bulk(row.field), row.value === null ? null : bulk(row.value)]);
-    const fallback = replies.values().next().value;
-    if (!fallback) return EMPTY_ARRAY; // the hash vanished under us: cannot happen inside one command
-    for (let i = 0; i < n; i++) {
-      const [field, value] = replies.get(picks[i]) ?? fallback;
-      bytes += field.value.length + (value ? value.value.length : 0) + 16;
-      if (bytes > RANDOM_REPLY_BYTES_MAX) fail(ERR_RANDOM_REPLY_TOO_LARGE);
-      emit(field, value);
+    const limit = new RandomReplyLimit(ERR_RANDOM_REPLY_TOO_LARGE);
+    limit.checkCount(magnitude);
+    for (const row of repeatedPicks(Number(magnitude), size, rowsAt)) {
+      limit.addBytes(row.field.length + (row.value ? row.value.length : 0) + 16);
+      emit(bulk(row.field), row.value === null ? null : bulk(row.value));
     }
     return array(out);
   }
@@ -359,14 +217,9 @@ function hrandfieldWithCount(call: CommandCall, count: bigint, withValues: boole
   }
 
   // Distinct fields, fewer than the hash has, in random order.
-  const offsets = distinctOffsets(Number(magnitude), size);
-  const rows = rowsAtOffsets(sql, record.id, size, offsets, withValues);
-  const picked = [...rows.values()];
-  for (let i = picked.length - 1; i > 0; i--) {
-    const j = randomBelow(i + 1);
-    [picked[i], picked[j]] = [picked[j], picked[i]];
+  for (const row of distinctPicks(Number(magnitude), size, rowsAt)) {
+    emit(bulk(row.field), row.value === null ? null : bulk(row.value));
   }
-  for (const row of picked) emit(bulk(row.field), row.value === null ? null : bulk(row.value));
   return array(out);
 }
 
@@ -552,87 +405,28 @@ export const hashCommands: HandlerTable = {
     const record = call.keys.read(call.db, argv[1], KeyType.hash);
     if (!record) return NULL;
     const sql = call.server.sql;
-    const rows = rowsAtOffsets(sql, record.id, record.count, [randomBelow(record.count)], false);
+    const rows = fieldsAtOffsets(sql, record.id, record.count, [randomBelow(record.count)], false);
     const row = rows.values().next().value ?? fieldPage(sql, record.id, null, 0, 1, false)[0];
     return row ? bulk(row.field) : NULL;
   },
 
   hscan: (call) => {
-    const argv = call.argv;
-    const cursor = parseScanCursor(argv[2]);
-    if (cursor === null) fail(ERR_INVALID_CURSOR);
-    const record = call.keys.read(call.db, argv[1], KeyType.hash);
-    if (!record) return array([bulk("0"), EMPTY_ARRAY]);
-    let count = 10n;
-    let pattern: Uint8Array | null = null;
-    for (let i = 3; i < argv.length; i += 2) {
-      const option = call.option(i);
-      const hasValue = i + 1 < argv.length;
-      if (option === "count" && hasValue) {
-        const n = parseInt64(argv[i + 1]);
-        if (n === null) fail(Errors.notInteger);
-        if (n < 1n) fail(Errors.syntax);
-        count = n;
-      } else if (option === "match" && hasValue) {
-        const p = argv[i + 1];
-        pattern = p.length === 1 && p[0] === 0x2a ? null : p; // "*" matches everything
-      } else {
-        fail(Errors.syntax);
-      }
-    }
+    const opened = openScan(call, KeyType.hash);
+    if (!opened) return EMPTY_SCAN;
+    const { record, scan } = opened;
     const sql = call.server.sql;
-    const items: Reply[] = [];
-    const add = (field: Uint8Array, value: Uint8Array) => {
-      if (pattern === null || globMatch(pattern, field)) items.push(bulk(field), bulk(value));
-    };
 
     // Redis answers a small (listpack) hash whole, with cursor 0, whatever the cursor.
     if (record.count <= SCAN_PAGE_MAX && hashEncoding(record, call.server.config, sql) === "listpack") {
-      forEachField(sql, record.id, true, (field, value) => add(field, value!));
-      return array([bulk("0"), array(items)]);
+      const items: Reply[] = [];
+      forEachField(sql, record.id, true, (field, value) => {
+        if (scanMatches(scan, field)) items.push(bulk(field), bulk(value!));
+      });
+      return scanReply(0, items);
     }
 
-    const cursors = cursorsOf(call.server);
-    const resumed = cursor === 0n ? undefined : cursors.find(cursor);
-    let after: Uint8Array | null = null;
-    let skip = 0;
-    let rank = 0;
-    if (resumed && resumed.db === call.db && resumed.keyId === record.id) {
-      after = resumed.last;
-      rank = resumed.rank;
-    } else if (cursor !== 0n) {
-      rank = Number(cursor % BigInt(RANK_SPAN));
-      skip = rank;
-    }
-    const wanted = Number(count < BigInt(SCAN_PAGE_MAX) ? count : BigInt(SCAN_PAGE_MAX));
-    let taken = 0;
-    let bytes = 0;
-    let last: Uint8Array | null = null;
-    let exhausted = false;
-    while (taken < wanted && bytes < SCAN_BYTES_MAX) {
-      const limit = Math.min(SCAN_BATCH, wanted - taken);
-      const rows = fieldPage(sql, record.id, after, skip, limit);
-      skip = 0;
-      let used = 0;
-      for (const row of rows) {
-        add(row.field, row.value!);
-        bytes += row.field.length + row.value!.length;
-        last = after = row.field;
-        taken++;
-        used++;
-        if (bytes >= SCAN_BYTES_MAX) break;
-      }
-      if (used === rows.length && rows.length < limit) {
-        exhausted = true;
-        break;
-      }
-    }
-    if (!exhausted && last !== null) {
-      exhausted = fieldPage(sql, record.id, last, 0, 1, false).length === 0;
-    }
-    if (exhausted || last === null) return array([bulk("0"), array(items)]);
-    const next = cursors.issue({ db: call.db, keyId: record.id, last, rank: rank + taken });
-    return array([bulk(String(next)), array(items)]);
+    const { cursor, rows } = hscanPages.page(call, record.id, scan, fieldRows(sql, record.id, true));
+    return scanReply(cursor, rows.flatMap((row) => [bulk(row.field), bulk(row.value!)]));
   },
 };
 

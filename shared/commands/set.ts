@@ -34,8 +34,13 @@ import { CommandError, Errors, fail } from "../engine/errors.ts";
 import { KeyType, type KeyRecord } from "../engine/keyspace.ts";
 import { blob, num, type Sql, type SqlParam } from "../store/sql.ts";
 import { latin1 } from "../util/bytes.ts";
-import { globMatch } from "../util/glob.ts";
 import { parseInt64 } from "../util/numbers.ts";
+import {
+  distinctBySeeks, distinctPicks, randomBelow, RandomReplyLimit, randomReplyTooLarge, repeatedPicks, rowsAtOffsets,
+} from "./collection-random.ts";
+import {
+  CollectionScan, EMPTY_SCAN, openScan, SCAN_PAGE_MAX, scanMatches, scanReply, type ScanSource,
+} from "./collection-scan.ts";
 import { registerObjectEncoding } from "./generic.ts";
 import type { HandlerTable } from "./spec.ts";
 
@@ -53,7 +58,6 @@ const ERR_MUST_BE_POSITIVE = "ERR value is out of range, must be positive";
 const ERR_NUMKEYS = "ERR numkeys should be greater than 0";
 const ERR_TOO_MANY_NUMKEYS = "ERR Number of keys can't be greater than number of args";
 const ERR_LIMIT_NEGATIVE = "ERR LIMIT can't be negative";
-const ERR_INVALID_CURSOR = "ERR invalid cursor";
 
 /** Rows per SQL page when a command walks a set. */
 const PAGE_ROWS = 512;
@@ -359,64 +363,9 @@ const SAMPLE_PLAIN_ONE_IN = 256;
 /** Sets whose shape a node remembers. */
 const SHAPE_CACHE_MAX = 64;
 
-const randomBelow = (n: number): number => Math.floor(Math.random() * n);
-
-/** `k` distinct integers in [0, n), by Floyd's algorithm (memory O(k)). */
-function distinctOffsets(k: number, n: number): number[] {
-  const chosen = new Set<number>();
-  for (let j = n - k; j < n; j++) {
-    const t = randomBelow(j + 1);
-    chosen.add(chosen.has(t) ? j : t);
-  }
-  return [...chosen];
-}
-
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = randomBelow(i + 1);
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
-/**
- * The members at the given ranks (in byte order) of a set of `size` members.
- * Sparse ranks are reached by seeks that skip the gaps inside SQLite
- * (`member > previous ... OFFSET gap`); dense ones by reading the set in pages.
- * Memory holds only the chosen members.
- */
+/** The members at the given ranks (in byte order) of a set of `size` members (see rowsAtOffsets). */
 function membersAtOffsets(sql: Sql, id: number, size: number, offsets: readonly number[]): Map<number, Uint8Array> {
-  const sorted = [...offsets].sort((a, b) => a - b);
-  const found = new Map<number, Uint8Array>();
-  if (sorted.length * 4 > size) {
-    let next = 0;
-    let position = 0;
-    let after: Uint8Array | null = null;
-    while (next < sorted.length) {
-      const rows = memberPage(sql, id, after, PAGE_ROWS);
-      for (const member of rows) {
-        if (position === sorted[next]) {
-          found.set(position, member);
-          next++;
-        }
-        position++;
-      }
-      if (rows.length < PAGE_ROWS) break;
-      after = rows[rows.length - 1];
-    }
-    return found;
-  }
-  let after: Uint8Array | null = null;
-  let previous = -1;
-  for (const offset of sorted) {
-    if (offset === previous) continue;
-    const rows = memberPage(sql, id, after, 1, offset - previous - 1);
-    if (rows.length === 0) break;
-    found.set(offset, rows[0]);
-    after = rows[0];
-    previous = offset;
-  }
-  return found;
+  return rowsAtOffsets(memberRows(sql, id), size, offsets, PAGE_ROWS);
 }
 
 /** One byte position after the common prefix, as learned. */
@@ -615,26 +564,21 @@ class Sampler {
     return this.call.server.sql;
   }
 
+  private readonly rowsAt = (offsets: number[]) => membersAtOffsets(this.sql, this.id, this.size, offsets);
+
   /**
    * `n` members, chosen independently (members may repeat), in pick order.
-   * Fails with `tooLarge` as soon as the picks add up to more than `maxBytes`
-   * (counting 16 bytes of reply framing per pick).
+   * Fails through `limit` as soon as the picks add up to more bytes than it
+   * allows (counting 16 bytes of reply framing per pick).
    */
-  withRepeats(n: number, maxBytes = Infinity, tooLarge = ""): Uint8Array[] {
+  withRepeats(n: number, limit?: RandomReplyLimit): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let bytes = 0;
     const add = (member: Uint8Array) => {
-      bytes += member.length + 16;
-      if (bytes > maxBytes) fail(tooLarge);
+      limit?.addBytes(member.length + 16);
       out.push(member);
     };
     if (this.size <= EXACT_SAMPLE_MAX) {
-      const picks = new Uint32Array(n);
-      for (let i = 0; i < n; i++) picks[i] = randomBelow(this.size);
-      const rows = membersAtOffsets(this.sql, this.id, this.size, [...new Set(picks)]);
-      const fallback = rows.values().next().value;
-      if (fallback === undefined) return [];
-      for (const offset of picks) add(rows.get(offset) ?? fallback);
+      for (const member of repeatedPicks(n, this.size, this.rowsAt)) add(member);
       return out;
     }
     for (let i = 0; i < n; i++) add(this.seekRandom());
@@ -644,16 +588,11 @@ class Sampler {
   /** `k` distinct members (k < size), in random order. */
   distinct(k: number): Uint8Array[] {
     if (this.size > EXACT_SAMPLE_MAX && k * 32 <= this.size) {
-      const chosen = new Map<string, Uint8Array>();
-      for (let attempt = 4 * k + 64; attempt > 0 && chosen.size < k; attempt--) {
-        const member = this.seekRandom();
-        chosen.set(latin1(member), member);
-      }
-      if (chosen.size === k) return shuffle([...chosen.values()]);
+      const picked = distinctBySeeks(k, () => this.seekRandom(), (member) => member);
+      if (picked) return picked;
       // The picks kept landing on the same members (a very uneven set): choose by rank instead.
     }
-    const rows = membersAtOffsets(this.sql, this.id, this.size, distinctOffsets(k, this.size));
-    return shuffle([...rows.values()]);
+    return distinctPicks(k, this.size, this.rowsAt);
   }
 
   private seekRandom(): Uint8Array {
@@ -689,17 +628,8 @@ class Sampler {
   }
 }
 
-/**
- * SRANDMEMBER with a negative count repeats members, so its reply does not
- * depend on the set's size and could be made arbitrarily large (Redis streams
- * it until the client's output buffer limit closes the connection). tidekv
- * refuses replies of more than RANDOM_REPLY_ELEMENTS_MAX members or about
- * RANDOM_REPLY_BYTES_MAX bytes.
- */
-const RANDOM_REPLY_ELEMENTS_MAX = 1_000_000;
-const RANDOM_REPLY_BYTES_MAX = 64 * 1024 * 1024;
-const ERR_RANDOM_REPLY_TOO_LARGE =
-  `ERR SRANDMEMBER reply too large (at most ${RANDOM_REPLY_ELEMENTS_MAX} members and ${RANDOM_REPLY_BYTES_MAX} bytes)`;
+/** SRANDMEMBER with a negative count: see RandomReplyLimit. */
+const ERR_RANDOM_REPLY_TOO_LARGE = randomReplyTooLarge("SRANDMEMBER", "members");
 
 function srandmemberWithCount(call: CommandCall): Reply {
   const count = parseInt64(call.argv[2]);
@@ -712,8 +642,9 @@ function srandmemberWithCount(call: CommandCall): Reply {
   const sampler = new Sampler(call, record.id, size);
   if (count < 0n || count === 1n) {
     const magnitude = count < 0n ? -count : count;
-    if (magnitude > BigInt(RANDOM_REPLY_ELEMENTS_MAX)) fail(ERR_RANDOM_REPLY_TOO_LARGE);
-    return array(bulks(sampler.withRepeats(Number(magnitude), RANDOM_REPLY_BYTES_MAX, ERR_RANDOM_REPLY_TOO_LARGE)));
+    const limit = new RandomReplyLimit(ERR_RANDOM_REPLY_TOO_LARGE);
+    limit.checkCount(magnitude);
+    return array(bulks(sampler.withRepeats(Number(magnitude), limit)));
   }
   if (count >= BigInt(size)) return array(bulks(replyOrder(allMembers(sql, record.id), call.server.config)));
   return array(bulks(sampler.distinct(Number(count))));
@@ -898,176 +829,34 @@ function storeOperation(call: CommandCall, op: Operation): Reply {
 }
 
 // ---- SSCAN --------------------------------------------------------------------------------
-//
-// SSCAN's cursor is a number (clients parse it as one), while tidekv pages by
-// member. A cursor is `tag * 2^32 + rank`: `rank` counts the members the
-// iteration has returned, and `tag` names an entry in a small per-node memory
-// holding the last member returned. With that entry the next page is an
-// indexed seek (`member > last`), which never misses a member that existed
-// throughout the iteration. A cursor whose entry is gone (restart, eviction,
-// aged out) resumes at `OFFSET rank`: still complete unless members before
-// that position were removed meanwhile. Cursors stay below 2^52.
 
-interface ScanPosition {
-  readonly db: number;
-  readonly keyId: number;
-  readonly last: Uint8Array;
-  readonly rank: number;
-}
+/** SSCAN's cursor memory (see collection-scan.ts); 64 rows per SQL statement. */
+const sscanPages = new CollectionScan(64);
 
-const RANK_SPAN = 2 ** 32;
-const TAG_LIMIT = 2 ** 20;
-const CURSOR_ENTRIES_MAX = 4096;
-const CURSOR_BYTES_MAX = 8 * 1024 * 1024;
-/** Members longer than this are not remembered; their cursor resumes by offset. */
-const CURSOR_MEMBER_MAX = 64 * 1024;
-/** Members SSCAN returns at most per call, whatever COUNT asks (COUNT is a hint). */
-const SCAN_PAGE_MAX = 1024;
-/** And at most about this many bytes per call (at least one member). */
-const SCAN_BYTES_MAX = 8 * 1024 * 1024;
-const SCAN_BATCH = 64;
-
-class ScanCursors {
-  private readonly entries = new Map<number, ScanPosition>();
-  private bytes = 0;
-  private tag = 0;
-
-  issue(position: ScanPosition): number {
-    this.tag = (this.tag % (TAG_LIMIT - 1)) + 1;
-    const cursor = this.tag * RANK_SPAN + Math.min(position.rank, RANK_SPAN - 1);
-    this.drop(cursor);
-    if (position.last.length > CURSOR_MEMBER_MAX) return cursor;
-    this.entries.set(cursor, position);
-    this.bytes += position.last.length;
-    while (this.entries.size > CURSOR_ENTRIES_MAX || this.bytes > CURSOR_BYTES_MAX) {
-      this.drop(this.entries.keys().next().value!);
-    }
-    return cursor;
-  }
-
-  find(cursor: bigint): ScanPosition | undefined {
-    return cursor < BigInt(Number.MAX_SAFE_INTEGER) ? this.entries.get(Number(cursor)) : undefined;
-  }
-
-  private drop(cursor: number): void {
-    const entry = this.entries.get(cursor);
-    if (!entry) return;
-    this.bytes -= entry.last.length;
-    this.entries.delete(cursor);
-  }
-}
-
-const scanCursors = new WeakMap<object, ScanCursors>();
-function cursorsOf(server: object): ScanCursors {
-  let cursors = scanCursors.get(server);
-  if (!cursors) scanCursors.set(server, (cursors = new ScanCursors()));
-  return cursors;
-}
-
-const MAX_ULONG = 2n ** 64n - 1n;
-
-/**
- * Redis's parseScanCursorOrReply: strtoul base 10 of the argument up to a NUL
- * byte. Leading whitespace is refused, a sign is allowed ("-1" wraps), the
- * empty string is cursor 0, and anything past 2^64-1 is out of range.
- */
-function parseScanCursor(arg: Uint8Array): bigint | null {
-  let end = arg.indexOf(0);
-  if (end < 0) end = arg.length;
-  if (end === 0) return 0n;
-  const first = arg[0];
-  if (first === 0x20 || (first >= 0x09 && first <= 0x0d)) return null;
-  let i = 0;
-  let negative = false;
-  if (first === 0x2b || first === 0x2d) {
-    negative = first === 0x2d;
-    i = 1;
-  }
-  if (i >= end) return null;
-  let value = 0n;
-  for (; i < end; i++) {
-    const c = arg[i];
-    if (c < 0x30 || c > 0x39) return null;
-    value = value * 10n + BigInt(c - 0x30);
-    if (value > MAX_ULONG) return null;
-  }
-  return negative && value !== 0n ? 2n ** 64n - value : value;
+/** The set's members in byte order, for SSCAN and the random picks. */
+function memberRows(sql: Sql, id: number): ScanSource<Uint8Array> {
+  return {
+    page: (after, skip, limit) => memberPage(sql, id, after, limit, skip),
+    member: (member) => member,
+    bytes: (member) => member.length,
+  };
 }
 
 function sscan(call: CommandCall): Reply {
-  const argv = call.argv;
-  const cursor = parseScanCursor(argv[2]);
-  if (cursor === null) fail(ERR_INVALID_CURSOR);
-  const record = call.keys.read(call.db, argv[1], KeyType.set);
-  if (!record) return array([bulk("0"), EMPTY_ARRAY]);
-  let count = 10n;
-  let pattern: Uint8Array | null = null;
-  for (let i = 3; i < argv.length; i += 2) {
-    const option = call.option(i);
-    const hasValue = i + 1 < argv.length;
-    if (option === "count" && hasValue) {
-      const n = parseInt64(argv[i + 1]);
-      if (n === null) fail(Errors.notInteger);
-      if (n < 1n) fail(Errors.syntax);
-      count = n;
-    } else if (option === "match" && hasValue) {
-      const p = argv[i + 1];
-      pattern = p.length === 1 && p[0] === 0x2a ? null : p; // "*" matches everything
-    } else {
-      fail(Errors.syntax);
-    }
-  }
+  const opened = openScan(call, KeyType.set);
+  if (!opened) return EMPTY_SCAN;
+  const { record, scan } = opened;
   const sql = call.server.sql;
   const config = call.server.config;
-  const matching = (members: Uint8Array[]) =>
-    pattern === null ? members : members.filter((m) => globMatch(pattern!, m));
 
   // Redis answers an intset whole, in numeric order, with cursor 0, whatever the cursor.
   if (record.count <= SCAN_PAGE_MAX && setEncoding(record, config, sql) === "intset") {
-    return array([bulk("0"), array(bulks(matching(replyOrder(allMembers(sql, record.id), config))))]);
+    const members = replyOrder(allMembers(sql, record.id), config);
+    return scanReply(0, bulks(members.filter((member) => scanMatches(scan, member))));
   }
 
-  const cursors = cursorsOf(call.server);
-  const resumed = cursor === 0n ? undefined : cursors.find(cursor);
-  let after: Uint8Array | null = null;
-  let skip = 0;
-  let rank = 0;
-  if (resumed && resumed.db === call.db && resumed.keyId === record.id) {
-    after = resumed.last;
-    rank = resumed.rank;
-  } else if (cursor !== 0n) {
-    rank = Number(cursor % BigInt(RANK_SPAN));
-    skip = rank;
-  }
-  const wanted = Number(count < BigInt(SCAN_PAGE_MAX) ? count : BigInt(SCAN_PAGE_MAX));
-  const items: Uint8Array[] = [];
-  let taken = 0;
-  let bytes = 0;
-  let last: Uint8Array | null = null;
-  let exhausted = false;
-  while (taken < wanted && bytes < SCAN_BYTES_MAX) {
-    const limit = Math.min(SCAN_BATCH, wanted - taken);
-    const rows = memberPage(sql, record.id, after, limit, skip);
-    skip = 0;
-    let used = 0;
-    for (const member of rows) {
-      items.push(member);
-      bytes += member.length;
-      last = after = member;
-      taken++;
-      used++;
-      if (bytes >= SCAN_BYTES_MAX) break;
-    }
-    if (used === rows.length && rows.length < limit) {
-      exhausted = true;
-      break;
-    }
-  }
-  if (!exhausted && last !== null) exhausted = memberPage(sql, record.id, last, 1).length === 0;
-  const reply = array(bulks(matching(items)));
-  if (exhausted || last === null) return array([bulk("0"), reply]);
-  const next = cursors.issue({ db: call.db, keyId: record.id, last, rank: rank + taken });
-  return array([bulk(String(next)), reply]);
+  const { cursor, rows } = sscanPages.page(call, record.id, scan, memberRows(sql, record.id));
+  return scanReply(cursor, bulks(rows));
 }
 
 // ---- commands ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { keySlot } from "../cluster/slot.ts";
 import { blob, num, type Row, type Sql } from "../store/sql.ts";
+import { concat } from "../util/bytes.ts";
 import { CommandError, Errors } from "./errors.ts";
 
 /** Value types, as stored in keyspace.type. */
@@ -147,7 +148,7 @@ export class Keyspace {
     const rows = this.sql.all<{ data: ArrayBuffer }>(
       `SELECT data FROM value_chunks WHERE key_id = ? ORDER BY seq`, record.id,
     );
-    return joinChunks(rows.map((r) => blob(r.data)));
+    return concat(rows.map((r) => blob(r.data)));
   }
 
   stringLength(record: KeyRecord): number {
@@ -565,7 +566,7 @@ export class Keyspace {
 
   private readKeyChunks(id: number): Uint8Array {
     const rows = this.sql.all<{ data: ArrayBuffer }>(`SELECT data FROM key_chunks WHERE key_id = ? ORDER BY seq`, id);
-    return joinChunks(rows.map((r) => blob(r.data)));
+    return concat(rows.map((r) => blob(r.data)));
   }
 }
 
@@ -586,16 +587,4 @@ function toRecord(row: KeyRow, db: number, key: Uint8Array): KeyRecord {
     count: num(row.count),
     modifiedAt: num(row.modified_at),
   };
-}
-
-function joinChunks(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 import { blob, num, type Sql } from "../store/sql.ts";
+import { concat } from "../util/bytes.ts";
 
 /**
  * The replication backlog, in SQL. It holds the most recent bytes of the
@@ -103,13 +104,7 @@ export class Backlog {
       parts.push(part);
       total += part.length;
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return concat(parts, total);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Server } from "../engine/server.ts";
 import { Blocked } from "../engine/blocking.ts";
 import { encodeCommand } from "../resp/encode.ts";
 import { RequestParser, ProtocolError } from "../resp/request-parser.ts";
+import { concat } from "../util/bytes.ts";
 import type { Backlog } from "./backlog.ts";
 import { SNAPSHOT_END, STAGING_DB_BASE } from "./snapshot.ts";
 import { NULL_REPLID, type ReplicationState } from "./state.ts";
@@ -362,17 +363,5 @@ export class MasterLink {
 function indexOfCrlf(bytes: Uint8Array): number {
   for (let i = 0; i + 1 < bytes.length; i++) if (bytes[i] === 13 && bytes[i + 1] === 10) return i;
   return -1;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 

@@ -1,5 +1,6 @@
 import { encodeCommand } from "../resp/encode.ts";
 import { blob, num, type Sql } from "../store/sql.ts";
+import { concat } from "../util/bytes.ts";
 import { HIDDEN_DB_BASE, type KeyRecord, type Keyspace } from "../engine/keyspace.ts";
 import { serializeKey } from "./serialize.ts";
 
@@ -119,14 +120,8 @@ export class SnapshotSession {
       serializeKey(this.sql, this.keys, record, push);
       this.keysSent++;
     }
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
     this.bytesSent += total;
-    return out;
+    return concat(parts, total);
   }
 
   /** Forgets the session's pre-images (finished or abandoned). */

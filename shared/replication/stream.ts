@@ -1,5 +1,6 @@
 import { encodeCommand } from "../resp/encode.ts";
 import type { Effect } from "../engine/server.ts";
+import { concat } from "../util/bytes.ts";
 
 /**
  * Encodes effects into replication stream bytes, as Redis's replicationFeedSlaves
@@ -22,13 +23,7 @@ export function encodeEffects(effects: readonly Effect[], streamDb: number): { b
     parts.push(command);
     total += command.length;
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  return { bytes, db };
+  return { bytes: concat(parts, total), db };
 }
 
 /**

@@ -24,6 +24,7 @@
 import { createConnection, type Socket } from "node:net";
 import WebSocket from "ws";
 import { ReplyParser, encodeCommand, type Reply } from "../../shared/resp/index.ts";
+import { concat } from "../../shared/util/bytes.ts";
 
 export type Arg = string | Uint8Array;
 export type Argv = readonly Arg[];
@@ -241,18 +242,6 @@ export function toBytes(data: Uint8Array | string): Uint8Array {
   return typeof data === "string" ? textEncoder.encode(data) : data;
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -356,7 +345,7 @@ abstract class BaseRespClient implements RespClient {
 
   pipelineRaw(commands: readonly Argv[]): Promise<Uint8Array[]> {
     const ps = commands.map((argv) => this.wait(describeArgv(argv)));
-    this.sendOrFail(concatBytes(commands.map((argv) => encodeCommand([...argv]))));
+    this.sendOrFail(concat(commands.map((argv) => encodeCommand([...argv]))));
     return Promise.all(ps);
   }
 

@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { encodeCommand, ReplyParser, type Reply } from "../../shared/resp/index.ts";
+import { concat } from "../../shared/util/bytes.ts";
 
 const decoder = new TextDecoder();
 
@@ -63,15 +64,7 @@ export class NodeClient {
   /** Sends many commands in one frame and returns their replies in order. */
   async pipeline(commands: (string | Uint8Array | number)[][]): Promise<Reply[]> {
     const frames = commands.map((argv) => encodeCommand(argv.map((a) => (typeof a === "number" ? String(a) : a))));
-    let total = 0;
-    for (const f of frames) total += f.length;
-    const frame = new Uint8Array(total);
-    let offset = 0;
-    for (const f of frames) {
-      frame.set(f, offset);
-      offset += f.length;
-    }
-    this.ws.send(frame);
+    this.ws.send(concat(frames));
     const out: Reply[] = [];
     for (let i = 0; i < commands.length; i++) out.push(await this.next());
     return out;
