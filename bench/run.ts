@@ -19,6 +19,9 @@ import { startRedisHost } from "./systems/redis.ts";
 import { startTidekvHost, type TidekvHost } from "./systems/tidekv.ts";
 import type { Host, System } from "./systems/types.ts";
 import { workloads as allWorkloads } from "./workloads/index.ts";
+import { renderSuites, suites as allSuites } from "./suites/index.ts";
+import { BRIDGE_DEFAULTS, configureBridgeBench } from "./suites/bridge.ts";
+import type { SuiteResult } from "./suites/types.ts";
 import type { BenchSettings, Dataset } from "./workloads/types.ts";
 
 const SYSTEM_IDS = ["tidekv", "ceiling", "ceiling-durable", "redis"];
@@ -28,12 +31,15 @@ const USAGE = `usage: npm run bench -- [options]
   --seconds N        measured seconds per run (default 5)
   --warmup N         warmup seconds before each run, not measured (default 1)
   --systems LIST     comma-separated, from ${SYSTEM_IDS.join(",")} (default: all)
-  --workloads LIST   comma-separated ids, from ${allWorkloads.map((w) => w.id).join(",")} (default: all)
+  --workloads LIST   comma-separated ids, from ${[...allWorkloads, ...allSuites].map((w) => w.id).join(",")} (default: all)
+  --large            suites at the issues' full sizes (1,000,000 elements / keys; slow)
   --keys N           keys in the GET/SET working set (default 10000)
   --value-size N     value size in bytes (default 100)
   --storage-keys N   keys for the SQLite bytes-per-key measurement (default 100000)
   --no-storage       skip the bytes-per-key measurement
   --seed N           random seed (default 1)
+  --bridge-requests N  redis-benchmark -n of the bridge suite (default ${BRIDGE_DEFAULTS.requests})
+  --bridge-clients N   redis-benchmark -c of the bridge suite (default ${BRIDGE_DEFAULTS.clients})
 `;
 
 function fail(message: string): never {
@@ -49,12 +55,15 @@ function parseOptions() {
         seconds: { type: "string", default: "5" },
         warmup: { type: "string", default: "1" },
         systems: { type: "string", default: SYSTEM_IDS.join(",") },
-        workloads: { type: "string", default: allWorkloads.map((w) => w.id).join(",") },
+        workloads: { type: "string", default: [...allWorkloads, ...allSuites].map((w) => w.id).join(",") },
+        large: { type: "boolean", default: false },
         keys: { type: "string", default: "10000" },
         "value-size": { type: "string", default: "100" },
         "storage-keys": { type: "string", default: "100000" },
         "no-storage": { type: "boolean", default: false },
         seed: { type: "string", default: "1" },
+        "bridge-requests": { type: "string", default: String(BRIDGE_DEFAULTS.requests) },
+        "bridge-clients": { type: "string", default: String(BRIDGE_DEFAULTS.clients) },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -81,12 +90,15 @@ function parseOptions() {
     seconds: num("seconds", parsed.seconds, 0.1),
     warmup: num("warmup", parsed.warmup, 0),
     systems: list("systems", parsed.systems, SYSTEM_IDS),
-    workloads: list("workloads", parsed.workloads, allWorkloads.map((w) => w.id)),
+    workloads: list("workloads", parsed.workloads, [...allWorkloads, ...allSuites].map((w) => w.id)),
+    large: parsed.large,
     keys: Math.floor(num("keys", parsed.keys, 1)),
     valueSize: Math.floor(num("value-size", parsed["value-size"], 1)),
     storageKeys: Math.floor(num("storage-keys", parsed["storage-keys"], 1)),
     storage: !parsed["no-storage"],
     seed: Math.floor(num("seed", parsed.seed, 0)),
+    bridgeRequests: Math.floor(num("bridge-requests", parsed["bridge-requests"], 1)),
+    bridgeClients: Math.floor(num("bridge-clients", parsed["bridge-clients"], 1)),
   };
 }
 
@@ -94,8 +106,11 @@ const resultsDir = fileURLToPath(new URL("./results/", import.meta.url));
 
 async function main(): Promise<number> {
   const opts = parseOptions();
+  configureBridgeBench({ requests: opts.bridgeRequests, clients: opts.bridgeClients });
   const settings: BenchSettings = { keys: opts.keys, valueSize: opts.valueSize, seed: opts.seed };
   const workloads = allWorkloads.filter((w) => opts.workloads.includes(w.id));
+  const suites = allSuites.filter((s) => opts.workloads.includes(s.id));
+  const suiteResults: SuiteResult[] = [];
   const hosts: Host[] = [];
   let tidekvHost: TidekvHost | undefined;
   let storageRun: StorageRun | undefined;
@@ -146,7 +161,9 @@ async function main(): Promise<number> {
 
     const datasets = [...new Map(workloads.map((w) => [w.dataset.id, w.dataset])).values()];
     const storageWanted = opts.storage && tidekvHost !== undefined;
-    const progress = new Progress(systems.length * datasets.length + systems.length * workloads.length + (storageWanted ? 1 : 0));
+    const suiteSystems = { large: opts.large, tidekv: systems.some((s) => s.id === "tidekv"), redis: systems.some((s) => s.id === "redis") };
+    const suiteTasks = suites.reduce((n, s) => n + s.tasks(suiteSystems), 0);
+    const progress = new Progress(systems.length * datasets.length + systems.length * workloads.length + suiteTasks + (storageWanted ? 1 : 0));
 
     // Preload every system with the data its workloads need.
     const usable = new Set<string>();
@@ -205,6 +222,30 @@ async function main(): Promise<number> {
       }
     }
 
+    // Suites (bench/suites/): scenarios of their own, with their own tables.
+    for (const suite of suites) {
+      if (interrupted) break;
+      try {
+        suiteResults.push(
+          await suite.run({
+            tidekv: suiteSystems.tidekv ? tidekvHost : undefined,
+            redis: systems.find((s) => s.id === "redis")?.endpoint,
+            seconds: opts.seconds,
+            warmup: opts.warmup,
+            large: opts.large,
+            seed: opts.seed,
+            progress,
+            interrupted: () => interrupted,
+          }),
+        );
+        errors.push(...suiteResults[suiteResults.length - 1].errors);
+      } catch (e) {
+        const msg = `${suite.id}: ${(e as Error).message}`;
+        errors.push(msg);
+        progress.log(`  ${msg}`);
+      }
+    }
+
     // SQLite bytes per key on a fresh node.
     let storageError: string | undefined;
     if (storageWanted && tidekvHost && !interrupted) {
@@ -229,7 +270,7 @@ async function main(): Promise<number> {
     await cleanup();
     const storage = storageRun?.finish();
 
-    const res: BenchResults = {
+    const res: BenchResults & { suites: SuiteResult[] } = {
       startedAt,
       settings: { ...opts, systems: systems.map((s) => s.id) },
       machine: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model.trim(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
@@ -239,11 +280,12 @@ async function main(): Promise<number> {
       storage,
       storageError,
       errors,
+      suites: suiteResults,
     };
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(res, null, 2)}\n`);
-    writeFileSync(`${resultsDir}latest.md`, renderMarkdown(res));
-    process.stdout.write(`\n${renderText(res)}\n\nWritten: bench/results/latest.json, bench/results/latest.md\n`);
+    writeFileSync(`${resultsDir}latest.md`, renderMarkdown(res) + renderSuites(suiteResults, "markdown"));
+    process.stdout.write(`\n${renderText(res)}\n${renderSuites(suiteResults, "text")}\nWritten: bench/results/latest.json, bench/results/latest.md\n`);
     return 0;
   } finally {
     await cleanup();

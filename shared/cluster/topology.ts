@@ -80,9 +80,21 @@ export class SlotMap {
     return this.topology.migrations.find((m) => m.slot === slot);
   }
 
-  /** Whether every slot is served (cluster_state:ok). */
+  private completeCache: boolean | null = null;
+
+  /** Whether every slot is served (cluster_state:ok). Computed once: routing asks on every command. */
   get complete(): boolean {
-    return this.owners.every((o) => o !== null);
+    if (this.completeCache === null) {
+      let all = true;
+      for (let s = 0; s < SLOT_COUNT; s++) {
+        if (this.owners[s] === null) {
+          all = false;
+          break;
+        }
+      }
+      this.completeCache = all;
+    }
+    return this.completeCache;
   }
 }
 

@@ -1,5 +1,5 @@
 import { array, bulk, bulkOrNull, error, integer, map, OK, PONG, set, simple, verbatim, type Reply } from "../resp/reply.ts";
-import { authenticate, defaultUserHasPassword, DEFAULT_USER, startsAuthenticated, userExists } from "../engine/auth.ts";
+import { authenticate, defaultUserHasPassword, DEFAULT_USER, startsAuthenticated, userExists, WRONGPASS } from "../engine/auth.ts";
 import type { CommandCall } from "../engine/call.ts";
 import type { Client } from "../engine/client.ts";
 import { helpReply, subcommandSyntaxError } from "../engine/command-docs.ts";
@@ -13,7 +13,6 @@ const INT_MIN = -2147483648n;
 const INT_MAX = 2147483647n;
 const LONG_MAX = 9223372036854775807n;
 
-const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 const BAD_CLIENT_NAME = "ERR Client names cannot contain spaces, newlines or special characters.";
 
 /**
@@ -185,6 +184,7 @@ export const connectionCommands: HandlerTable = {
     if (n === null) return error(Errors.notInteger);
     if (n < INT_MIN || n > INT_MAX) return error("ERR value is out of range, value must between -2147483648 and 2147483647");
     const db = Number(n);
+    if (db !== 0 && call.server.config.bool("cluster-enabled")) return error("ERR SELECT is not allowed in cluster mode");
     if (db < 0 || db >= call.server.config.int("databases")) return error(Errors.dbIndexOutOfRange);
     call.client.db = db;
     return OK;
@@ -231,8 +231,8 @@ export const connectionCommands: HandlerTable = {
       const more = argv.length - 1 - j;
       const option = call.option(j);
       if (option === "auth" && more >= 2) {
-        const user = call.str(j + 1);
-        if (!authenticate(server, user, argv[j + 2])) return error(WRONGPASS);
+        const user = authenticate(server, call.str(j + 1), argv[j + 2]);
+        if (user === null) return error(WRONGPASS);
         client.user = user;
         client.authenticated = true;
         j += 2;
@@ -274,8 +274,9 @@ export const connectionCommands: HandlerTable = {
       user = call.str(1);
       password = argv[2];
     }
-    if (!authenticate(server, user, password)) return error(WRONGPASS);
-    client.user = user;
+    const loggedIn = authenticate(server, user, password);
+    if (loggedIn === null) return error(WRONGPASS);
+    client.user = loggedIn;
     client.authenticated = true;
     return OK;
   },

@@ -1,5 +1,6 @@
 import { CommandTable, type CommandGroup } from "./table.ts";
 import bitmapDefs from "./defs/bitmap.json" with { type: "json" };
+import clusterDefs from "./defs/cluster.json" with { type: "json" };
 import connectionDefs from "./defs/connection.json" with { type: "json" };
 import genericDefs from "./defs/generic.json" with { type: "json" };
 import hashDefs from "./defs/hash.json" with { type: "json" };
@@ -12,7 +13,9 @@ import sortedSetDefs from "./defs/sorted-set.json" with { type: "json" };
 import stringDefs from "./defs/string.json" with { type: "json" };
 import transactionDefs from "./defs/transactions.json" with { type: "json" };
 import type { CommandDef, HandlerTable } from "./spec.ts";
+import { aclCommands } from "./acl.ts";
 import { bitmapCommands } from "./bitmap.ts";
+import { clusterCommands } from "./cluster.ts";
 import { connectionCommands } from "./connection.ts";
 import { genericCommands } from "./generic.ts";
 import { hashCommands } from "./hash.ts";
@@ -25,6 +28,7 @@ import { setCommands } from "./set.ts";
 import { sortCommands } from "./sort.ts";
 import { sortedSetCommands } from "./sorted-set.ts";
 import { stringCommands } from "./string.ts";
+import { tidekvCommands, tidekvDefs } from "./tidekv.ts";
 import { transactionCommands } from "./transactions.ts";
 
 const group = (name: string, defs: unknown, handlers: HandlerTable): CommandGroup => ({
@@ -36,6 +40,7 @@ const group = (name: string, defs: unknown, handlers: HandlerTable): CommandGrou
 // One entry per command group, named as in defs/<group>.json (Redis's groups).
 const groups: CommandGroup[] = [
   group("bitmap", bitmapDefs, bitmapCommands),
+  group("cluster", clusterDefs, clusterCommands),
   group("connection", connectionDefs, connectionCommands),
   group("generic", genericDefs, genericCommands),
   group("hash", hashDefs, hashCommands),
@@ -43,6 +48,7 @@ const groups: CommandGroup[] = [
   group("list", listDefs, listCommands),
   group("scripting", scriptingDefs, scriptingCommands),
   group("server", serverDefs, serverCommands),
+  group("server", serverDefs, aclCommands),
   group("server", serverDefs, replicationCommands),
   group("generic", genericDefs, waitCommands),
   group("generic", genericDefs, sortCommands),
@@ -50,6 +56,8 @@ const groups: CommandGroup[] = [
   group("sorted-set", sortedSetDefs, sortedSetCommands),
   group("string", stringDefs, stringCommands),
   group("transactions", transactionDefs, transactionCommands),
+  // tidekv's own commands (read-your-writes through the proxy); hand-written metadata.
+  group("server", tidekvDefs, tidekvCommands),
 ];
 
 /** Every command this build of tidekv implements. */

@@ -198,6 +198,17 @@ export class Config {
     return Number(this.get(name));
   }
 
+  /**
+   * Sets a value the node derives itself rather than one a client sets
+   * (cluster-enabled is "yes" while the node holds a cluster topology). In
+   * memory only, and allowed for immutable parameters.
+   */
+  setDerived(name: string, value: string): void {
+    const param = this.params.get(name);
+    if (!param) throw new Error(`unknown config parameter ${name}`);
+    this.values.set(param.name, value);
+  }
+
   bool(name: string): boolean {
     return this.get(name) === "yes";
   }

@@ -7,6 +7,9 @@ import type { NodeHost } from "./host.ts";
 import { Server } from "./server.ts";
 import { Replication } from "../replication/index.ts";
 import { replicationGuard } from "../replication/guards.ts";
+import { ClusterState } from "../cluster/node-state.ts";
+import { clusterGuard } from "../cluster/guard.ts";
+import { authGuard, startsAuthenticated } from "./auth.ts";
 
 /** The per-connection state that must outlive an engine instance (Durable Object hibernation). */
 export interface SavedClient {
@@ -21,6 +24,8 @@ export interface SavedClient {
   user: string;
   authenticated: boolean;
   createdAt: number;
+  /** Cluster READONLY (absent in attachments saved by older builds). */
+  readonlyMode?: boolean;
 }
 
 /** Most expired keys one wake-up removes before yielding to clients again. */
@@ -34,6 +39,8 @@ const EXPIRE_BUDGET = 500;
 export class Node {
   readonly server: Server;
   readonly replication: Replication;
+  /** The node's cluster topology and redirections (standalone while it holds none). */
+  readonly cluster: ClusterState;
   private readonly connections = new Set<Connection>();
   private scheduledWakeup: number | null = null;
 
@@ -48,6 +55,12 @@ export class Node {
     this.replication = new Replication(this.server);
     this.server.replication = this.replication;
     this.replication.wake = () => queueMicrotask(() => this.replicationTick());
+    // NOAUTH/NOPERM come first, as in Redis's processCommand.
+    this.server.guards.unshift(authGuard(this.server));
+    this.cluster = new ClusterState(this.server, this.replication);
+    // Cluster redirection comes first, as in Redis's processCommand (a write on a
+    // replica gets MOVED to its master, not READONLY).
+    this.server.guards.push(clusterGuard(this.cluster));
     this.server.guards.push(replicationGuard(this.server));
     // Replication runs a once-a-second cron (pings, acks, reconnects) while it has anything to do.
     this.replicationTick();
@@ -57,6 +70,7 @@ export class Node {
   /** A new client connection. */
   open(transport: Transport, addr = "127.0.0.1:0", laddr = "127.0.0.1:0"): Connection {
     const client = this.server.createClient(addr, laddr);
+    client.authenticated = startsAuthenticated(this.server);
     return this.track(new Connection(this.server, client, transport));
   }
 
@@ -71,6 +85,7 @@ export class Node {
       libVersion: saved.libVersion,
       user: saved.user,
       authenticated: saved.authenticated,
+      readonlyMode: saved.readonlyMode ?? false,
     });
     (client as { createdAt: number }).createdAt = saved.createdAt;
     return this.track(new Connection(this.server, client, transport));
@@ -89,6 +104,7 @@ export class Node {
       user: client.user,
       authenticated: client.authenticated,
       createdAt: client.createdAt,
+      readonlyMode: client.readonlyMode,
     };
   }
 
@@ -101,7 +117,8 @@ export class Node {
       saved.libName === client.libName &&
       saved.libVersion === client.libVersion &&
       saved.user === client.user &&
-      saved.authenticated === client.authenticated
+      saved.authenticated === client.authenticated &&
+      (saved.readonlyMode ?? false) === client.readonlyMode
     );
   }
 
