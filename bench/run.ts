@@ -15,6 +15,7 @@ import { preload } from "./lib/preload.ts";
 import { Progress } from "./lib/progress.ts";
 import { computeRatios, renderMarkdown, renderText, type BenchResults, type RunRecord } from "./lib/report.ts";
 import { loadStorage, type StorageRun } from "./storage.ts";
+import { startDenoHost } from "./systems/deno.ts";
 import { startRedisHost } from "./systems/redis.ts";
 import { startTidekvHost, type TidekvHost } from "./systems/tidekv.ts";
 import type { Host, System } from "./systems/types.ts";
@@ -24,7 +25,9 @@ import { BRIDGE_DEFAULTS, configureBridgeBench } from "./suites/bridge.ts";
 import type { SuiteResult } from "./suites/types.ts";
 import type { BenchSettings, Dataset } from "./workloads/types.ts";
 
-const SYSTEM_IDS = ["tidekv", "ceiling", "ceiling-durable", "redis"];
+const SYSTEM_IDS = ["tidekv", "ceiling", "ceiling-durable", "deno", "deno-normal", "redis"];
+/** The systems the Deno host serves (bench/systems/deno.ts); the others are wrangler dev's and redis-server's. */
+const DENO_IDS = ["deno", "deno-normal"];
 
 const USAGE = `usage: npm run bench -- [options]
 
@@ -138,17 +141,21 @@ async function main(): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   const startedAt = new Date().toISOString();
-  process.stderr.write("bench: starting servers (wrangler dev, redis-server)...\n");
+  process.stderr.write("bench: starting servers (wrangler dev, redis-server, deno)...\n");
   try {
-    const wantTidekv = opts.systems.some((id) => id !== "redis") || opts.storage;
-    const [tk, rd] = await Promise.allSettled([
+    const wantTidekv = opts.systems.some((id) => id !== "redis" && !DENO_IDS.includes(id)) || opts.storage;
+    const wantDeno = opts.systems.some((id) => DENO_IDS.includes(id));
+    const [tk, rd, dn] = await Promise.allSettled([
       wantTidekv ? startTidekvHost() : Promise.resolve(undefined),
       opts.systems.includes("redis") ? startRedisHost() : Promise.resolve(undefined),
+      wantDeno ? startDenoHost({ normalSync: opts.systems.includes("deno-normal") }) : Promise.resolve(undefined),
     ]);
     if (tk.status === "fulfilled" && tk.value) hosts.push((tidekvHost = tk.value));
     if (tk.status === "rejected") errors.push(`tidekv did not start: ${(tk.reason as Error).message}`);
     if (rd.status === "fulfilled" && rd.value) hosts.push(rd.value);
     if (rd.status === "rejected") errors.push(`redis-server did not start: ${(rd.reason as Error).message}`);
+    if (dn.status === "fulfilled" && dn.value) hosts.push(dn.value);
+    if (dn.status === "rejected") errors.push(`tidekv on Deno did not start: ${(dn.reason as Error).message}`);
     for (const e of errors) process.stderr.write(`bench: ${e}\n`);
 
     const systems: System[] = SYSTEM_IDS.filter((id) => opts.systems.includes(id))

@@ -2,7 +2,8 @@
  * tidekv on Deno: `deno task start --port N [--data DIR] [--name NAME]
  * [--replicaof URL] [--host ADDR] [--sync full|normal]` (or
  * `npm run start:deno -- ...`). Serves /resp (the node NAME) and /node/NAME
- * over WebSocket; data lives in DIR/NAME.sqlite. SIGINT/SIGTERM close every
+ * over WebSocket, and the HTTP API (Upstash REST compatible) on the node NAME;
+ * data lives in DIR/NAME.sqlite. SIGINT/SIGTERM close every
  * link and database before exiting.
  */
 import { parseArgs } from "node:util";
@@ -23,6 +24,7 @@ const USAGE = `usage: deno task start --port N [options]
 Environment: TIDEKV_TOKEN (full access) and TIDEKV_READONLY_TOKEN (read-only), as
 for the worker: with either set, clients must present a token (Authorization:
 Bearer, ?token=, or AUTH); links this node opens present TIDEKV_TOKEN.
+TIDEKV_HTTP_MAX_BODY: largest HTTP API request body in bytes (default 10 MB).
 `;
 
 function fail(message: string): never {
@@ -74,6 +76,7 @@ try {
     replicaof: values.replicaof,
     sync: values.sync as SyncMode,
     tokens: { token: Deno.env.get("TIDEKV_TOKEN") || null, readonlyToken: Deno.env.get("TIDEKV_READONLY_TOKEN") || null },
+    httpMaxBody: Deno.env.get("TIDEKV_HTTP_MAX_BODY"),
     log,
   });
 } catch (e) {

@@ -5,6 +5,8 @@ import type { Connection } from "../shared/engine/connection.ts";
 import { closeQuietly, DenoHost, type LogLevel } from "./host.ts";
 import { openSql, type DenoSql, type SyncMode } from "./sql.ts";
 import { OutputGate } from "./gate.ts";
+import { DenoRouter } from "./router.ts";
+import { httpApi, type HttpSettings } from "../worker/http/index.ts";
 
 /** Node names are path segments, as in worker/app.ts: letters, digits and -_.: up to 128 characters. */
 export const NODE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -21,6 +23,8 @@ export interface ServeOptions {
   sync?: SyncMode;
   /** The deployment's tokens (TIDEKV_TOKEN, TIDEKV_READONLY_TOKEN), as on workerd; none: open. */
   tokens?: AuthTokens;
+  /** Largest HTTP API request body in bytes (TIDEKV_HTTP_MAX_BODY, as on the worker; default 10 MB). */
+  httpMaxBody?: string;
   log?: (level: LogLevel, message: string) => void;
 }
 
@@ -108,8 +112,11 @@ export class NodeSet {
 
 type Env = { info: Deno.ServeHandlerInfo<Deno.NetAddr> };
 
-/** The worker's routes (worker/app.ts), served from this process's nodes. */
-export function createApp(nodes: NodeSet, defaultName: string, localAddr: () => string): Hono<{ Bindings: Env }> {
+/**
+ * The worker's routes (worker/app.ts), served from this process's nodes; the
+ * HTTP API (worker/http) runs its commands on the default node (router.ts).
+ */
+export function createApp(nodes: NodeSet, defaultName: string, localAddr: () => string, httpMaxBody?: string): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
   app.get("/", (c) => c.text("tidekv: RESP over WebSocket at /resp (whole store) and /node/NAME (one node)\n"));
   app.get("/resp", (c) => accept(nodes, defaultName, c.req.raw, c.env.info, localAddr()));
@@ -118,6 +125,15 @@ export function createApp(nodes: NodeSet, defaultName: string, localAddr: () => 
     if (!NODE_NAME.test(name)) return c.text("invalid node name\n", 400);
     return accept(nodes, name, c.req.raw, c.env.info, localAddr());
   });
+  // Everything else: the HTTP API (Upstash Redis REST compatible), as on the worker.
+  const settings: HttpSettings = {
+    TIDEKV_TOKEN: nodes.tokens.token ?? undefined,
+    TIDEKV_READONLY_TOKEN: nodes.tokens.readonlyToken ?? undefined,
+    TIDEKV_HTTP_MAX_BODY: httpMaxBody,
+  };
+  const router = new DenoRouter(nodes, defaultName);
+  const api = httpApi(() => router);
+  app.all("*", (c) => (nodes.closing ? new Response("shutting down\n", { status: 503 }) : api(c.req.raw, settings)));
   return app;
 }
 
@@ -198,7 +214,7 @@ export function serve(options: ServeOptions): DenoServer {
   let port = options.port;
   const urlOf = (name: string) => `ws://${loopback.includes(":") ? `[${loopback}]` : loopback}:${port}/node/${encodeURIComponent(name)}`;
   const nodes = new NodeSet(options, urlOf);
-  const app = createApp(nodes, defaultName, () => `${loopback}:${port}`);
+  const app = createApp(nodes, defaultName, () => `${loopback}:${port}`, options.httpMaxBody);
   const server = Deno.serve(
     {
       port,

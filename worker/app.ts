@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { AUTH_HEADER, NODE_NAME_HEADER, type Env } from "../durable/node-do.ts";
 import type { CeilingEnv } from "../durable/ceiling-do.ts";
 import { authRequired, userForToken } from "../shared/engine/auth.ts";
-import { httpApi, type HttpEnv } from "./http/index.ts";
+import { httpApi, type HttpSettings } from "./http/index.ts";
 import { presentedToken, tokensOf, UNAUTHORIZED } from "./http/auth.ts";
 import { createRpcClusterRouter } from "./router/rpc-link.ts";
 import { createClusterRouter } from "./router/node-link.ts";
@@ -81,5 +81,5 @@ function publicHeaders(incoming: Headers): Headers {
 }
 
 // Everything else: the HTTP API (Upstash Redis REST compatible), routed over the cluster by slot.
-const api = httpApi((env) => createRpcClusterRouter(env));
-app.all("*", (c) => api(c.req.raw, c.env as HttpEnv));
+const api = httpApi((env: Env & HttpSettings) => createRpcClusterRouter(env));
+app.all("*", (c) => api(c.req.raw, c.env));

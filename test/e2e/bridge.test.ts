@@ -47,7 +47,8 @@ describe("bridge with redis-cli", () => {
 
   it("an interactive-style session: SELECT and MULTI state live on the connection", async () => {
     const script = ["SELECT 3", "SET only-in-3 yes", "MULTI", "INCR tx", "INCR tx", "EXEC", "GET only-in-3", "SELECT 0", "GET only-in-3"].join("\n");
-    const out = (await run("redis-cli", ["-p", String(port), "--no-raw"], { input: script + "\n" })).stdout.toString();
+    // A standalone node: /resp is a cluster, where only db 0 exists.
+    const out = (await run("redis-cli", ["-p", String(nodePort), "--no-raw"], { input: script + "\n" })).stdout.toString();
     expect(out).toBe(["OK", "OK", "OK", "QUEUED", "QUEUED", "1) (integer) 1\n2) (integer) 2", '"yes"', "OK", "(nil)", ""].join("\n"));
   });
 

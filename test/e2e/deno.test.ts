@@ -4,12 +4,13 @@
  * adapter, the output gate, the engine over them, the server in-process; and
  * the pure shared/ tests, test/node/resp and test/node/util, unchanged on
  * Deno) run as a child process, and the CLI as a user runs it (`deno task start`, clean
- * shutdown on SIGTERM, data kept across restarts).
+ * shutdown on SIGTERM, data kept across restarts, the HTTP API with `@upstash/redis`).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "@upstash/redis";
 import { afterAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../support/processes.ts";
 import { DENO_PERMISSIONS, denoBin, startDenoNode, type DenoNode } from "../support/deno.ts";
@@ -42,7 +43,7 @@ describe("deno test (the Deno host's suite and the shared/ tests on Deno)", () =
   it("passes", async () => {
     const { code, output } = await run(denoBin, ["test", ...DENO_PERMISSIONS], 240_000);
     expect(output, output).toMatch(/ok \| \d+ passed \| 0 failed/);
-    for (const file of ["deno/sql_test.ts", "deno/gate_test.ts", "deno/node_test.ts", "deno/server_test.ts", "test/node/resp/roundtrip.test.ts", "test/node/util/numbers.test.ts"]) {
+    for (const file of ["deno/sql_test.ts", "deno/gate_test.ts", "deno/node_test.ts", "deno/server_test.ts", "deno/http_test.ts", "test/node/resp/roundtrip.test.ts", "test/node/util/numbers.test.ts"]) {
       expect(output, `${file} did not run`).toMatch(new RegExp(`running \\d+ tests? from \\./${file.replace(/[./]/g, "\\$&")}`));
     }
     expect(code, output).toBe(0);
@@ -139,5 +140,35 @@ describe("the deno CLI", () => {
     expect(text(await c.command("GET", "k1999"))).toBe("v1999");
     expect(text(await c.command("DEBUG", "DIGEST"))).toBe(digest);
     await c.close();
+  }, 120_000);
+
+  it("serves the HTTP API: the unmodified @upstash/redis SDK, with the tokens of the environment", async () => {
+    const node = await startDenoNode({ dataDir: tempDir(), name: "api", env: { TIDEKV_TOKEN: "deno-full", TIDEKV_READONLY_TOKEN: "deno-ro" } });
+    nodes.push(node);
+    const url = `http://127.0.0.1:${node.port}`;
+    const redis = new Redis({ url, token: "deno-full", enableTelemetry: false, retry: false });
+    expect(await redis.set("greeting", { hello: "deno" })).toBe("OK");
+    expect(await redis.get("greeting")).toEqual({ hello: "deno" });
+    expect(await redis.hset("h", { a: 1, b: "two" })).toBe(2);
+    expect(await redis.hgetall("h")).toEqual({ a: 1, b: "two" });
+    const p = redis.pipeline();
+    p.incr("n");
+    p.incrby("n", 4);
+    p.lpush("l", "x", "y");
+    expect(await p.exec()).toEqual([1, 5, 2]);
+    const tx = redis.multi();
+    tx.set("{t}a", "1");
+    tx.incr("{t}a");
+    expect(await tx.exec()).toEqual(["OK", 2]);
+    // The same data on the node /resp serves (--name api).
+    const c = await RespWsClient.open(node.wsUrl("/resp?token=deno-full"));
+    expect(text(await c.command("GET", "n"))).toBe("5");
+    await c.close();
+    // The read-only token reads and cannot write; a wrong token is refused.
+    const readonly = new Redis({ url, token: "deno-ro", enableTelemetry: false, retry: false });
+    expect(await readonly.get("n")).toBe(5);
+    await expect(readonly.set("n", 1)).rejects.toThrow(/NOPERM/);
+    const wrong = new Redis({ url, token: "nope", enableTelemetry: false, retry: false });
+    await expect(wrong.get("n")).rejects.toThrow(/WRONGPASS|401/);
   }, 120_000);
 });

@@ -4,7 +4,6 @@ import { keySlot } from "../../shared/cluster/slot.ts";
 import { authRequired, READONLY_USER } from "../../shared/engine/auth.ts";
 import { encodeReply } from "../../shared/resp/encode.ts";
 import { error as errorReply, type Reply } from "../../shared/resp/reply.ts";
-import type { Env } from "../../durable/node-do.ts";
 import type { Router, Session } from "../router/types.ts";
 import { identify, tokensOf } from "./auth.ts";
 import { errorJson, resultJson } from "./reply.ts";
@@ -23,9 +22,17 @@ import { commandFromJson, commandFromPath, commandsFromJson, HttpError, readBody
  * or wrong credential; 405 for a method other than GET/HEAD/POST/PUT (and for
  * /pipeline and /multi-exec, anything but POST/PUT); 413 over the body limit.
  * Every response carries `upstash-sync-token`.
+ *
+ * Runtime-neutral: the worker (worker/app.ts) and the Deno host
+ * (deno/server.ts) mount it with their own Router and settings.
  */
 
-export interface HttpEnv extends Env {
+/** The settings the API reads, as environment variables (the worker's env holds them, and more). */
+export interface HttpSettings {
+  /** Full-access token; unset (and no read-only token): open. */
+  TIDEKV_TOKEN?: string;
+  /** Read-only token. */
+  TIDEKV_READONLY_TOKEN?: string;
   /** Largest request body in bytes (default 10 MB). */
   TIDEKV_HTTP_MAX_BODY?: string;
 }
@@ -51,24 +58,29 @@ interface Options {
   readonly resp2: boolean;
 }
 
-export function maxBody(env: HttpEnv): number {
+export function maxBody(env: HttpSettings): number {
   const n = Number(env.TIDEKV_HTTP_MAX_BODY);
   return env.TIDEKV_HTTP_MAX_BODY && Number.isSafeInteger(n) && n > 0 ? n : DEFAULT_MAX_BODY;
 }
 
-/** The API's request handler; `routerFor` picks how commands reach the store. */
-export function httpApi(routerFor: (env: HttpEnv) => Router): (request: Request, env: HttpEnv) => Promise<Response> {
+/**
+ * The API's request handler; `routerFor` picks how commands reach the store,
+ * from the settings passed with each request (`E`: the worker passes its
+ * whole env, from which it builds its cluster router).
+ */
+export function httpApi<E extends HttpSettings>(routerFor: (env: E) => Router): (request: Request, env: E) => Promise<Response> {
   return (request, env) => handle(request, env, routerFor);
 }
 
-async function handle(request: Request, env: HttpEnv, routerFor: (env: HttpEnv) => Router): Promise<Response> {
+async function handle<E extends HttpSettings>(request: Request, env: E, routerFor: (env: E) => Router): Promise<Response> {
   const url = new URL(request.url);
   const incomingToken = request.headers.get(SYNC_TOKEN) || null;
   let syncToken = incomingToken;
   const reply = (status: number, body: string | Uint8Array, contentType = "application/json"): Response => {
     const headers = new Headers({ "content-type": contentType, [SYNC_TOKEN]: syncToken ?? "" });
     if (status === 405) headers.set("allow", kindOf(url.pathname) === "single" ? "GET, HEAD, POST, PUT" : "POST, PUT");
-    return new Response(request.method === "HEAD" ? null : body, { status, headers });
+    // Cast: Deno's lib types accept only Uint8Array<ArrayBuffer> as a body; ours are typed ArrayBufferLike.
+    return new Response(request.method === "HEAD" ? null : (body as BodyInit), { status, headers });
   };
   let session: Session | null = null;
   try {
