@@ -68,6 +68,32 @@ async function loadShards(client: Client): Promise<Shard[]> {
   }));
 }
 
+/**
+ * A node knows the replication offsets of its own shard only (there is no
+ * gossip carrying other shards' offsets: tidekv reports 0 for them), so each
+ * shard's offsets are taken from that shard's master. Best effort: a master
+ * that cannot be asked leaves its shard as it was.
+ */
+async function ownOffsets(shards: Shard[], url: string, token: string | undefined): Promise<Shard[]> {
+  return Promise.all(
+    shards.map(async (shard) => {
+      const master = masterOf(shard);
+      if (!master?.name) return shard;
+      const node = new Client(nodeUrl(url, master.name), { token, reconnect: false });
+      try {
+        const own = parseClusterShards(await ask(node, "CLUSTER", "SHARDS")).find((s) => s.nodes.some((n) => n.id === master.id));
+        if (!own) return shard;
+        const offsets = new Map(own.nodes.map((n) => [n.id, n.replicationOffset]));
+        return { ...shard, nodes: shard.nodes.map((n) => ({ ...n, replicationOffset: offsets.get(n.id) ?? n.replicationOffset })) };
+      } catch {
+        return shard;
+      } finally {
+        await node.close();
+      }
+    }),
+  );
+}
+
 function table(rows: string[][], print: Print): void {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
@@ -99,9 +125,9 @@ async function withClient<T>(opts: ClusterCommandOptions, fn: (client: Client, u
 }
 
 export function clusterInfo(opts: ClusterCommandOptions, print: Print): Promise<number> {
-  return withClient(opts, async (client) => {
+  return withClient(opts, async (client, url) => {
     const info = parseInfo(await askText(client, "CLUSTER", "INFO"));
-    const shards = sortedShards(await loadShards(client));
+    const shards = await ownOffsets(sortedShards(await loadShards(client)), url, resolveTarget(opts).token);
     const nodes = shards.reduce((n, s) => n + s.nodes.length, 0);
     print(
       `cluster_state: ${info.get("cluster_state") ?? "?"}, ` +
@@ -127,7 +153,7 @@ export function clusterInfo(opts: ClusterCommandOptions, print: Print): Promise<
 
 export function clusterNodes(opts: ClusterCommandOptions, print: Print): Promise<number> {
   return withClient(opts, async (client, url) => {
-    const shards = sortedShards(await loadShards(client));
+    const shards = await ownOffsets(sortedShards(await loadShards(client)), url, resolveTarget(opts).token);
     const rows: string[][] = [["NODE", "ROLE", "ID", "SLOTS", "MASTER", "OFFSET", "LAG", "HEALTH", "URL"]];
     for (const shard of shards) {
       const master = masterOf(shard);
@@ -170,7 +196,7 @@ export function clusterCheck(opts: ClusterCommandOptions, print: Print): Promise
 
     print(`>>> Performing Cluster Check (using ${redactUrl(url)})`);
     const info = parseInfo(await askText(client, "CLUSTER", "INFO"));
-    const shards = sortedShards(await loadShards(client));
+    const shards = opts.maxLag === undefined ? sortedShards(await loadShards(client)) : await ownOffsets(sortedShards(await loadShards(client)), url, resolveTarget(opts).token);
     const seedSignature = slotsSignature(await ask(client, "CLUSTER", "SLOTS"));
 
     for (const shard of shards) {
