@@ -27,9 +27,9 @@ function setClientName(client: Client, name: Uint8Array): boolean {
 
 /** Redis's client types (getClientTypeByName); every tidekv client connection is "normal" for now. */
 const CLIENT_TYPES = new Set(["normal", "slave", "replica", "pubsub", "master"]);
+/** CLIENT LIST/KILL TYPE: a replica attached here is "slave", this node's link to its master "master". */
 function clientType(client: Client): string {
-  void client;
-  return "normal";
+  return client.role === "replica" ? "slave" : client.role === "master" ? "master" : "normal";
 }
 function typeMatches(client: Client, type: string): boolean {
   const wanted = type === "replica" ? "slave" : type;

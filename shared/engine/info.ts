@@ -382,7 +382,8 @@ export function bytesToHuman(n: number): string {
 export function clientInfoLine(server: Server, client: Client, current: { client: Client; command: string; argv: readonly Uint8Array[] }): string {
   const now = server.host.now();
   const self = client === current.client;
-  let flags = "";
+  // Redis's flag letters, in its order: S replica, M master, x multi, ...
+  let flags = client.role === "replica" ? "S" : client.role === "master" ? "M" : "";
   if (client.multi) flags += "x";
   if (client.dirtyCas) flags += "d";
   if (client.closeAfterReply) flags += "c";

@@ -281,6 +281,17 @@ describe("replication", { timeout: 60_000 }, () => {
     expect(await digest(replica)).toBe(await digest(master));
   });
 
+  it("CLIENT LIST shows the replica (flags=S); CLIENT KILL TYPE replica drops it and it continues", async () => {
+    const { master, replica } = await startPair();
+    const list = plain(await master.call("CLIENT", "LIST", "TYPE", "replica")) as string;
+    expect(list).toMatch(/flags=S /);
+    expect(plain(await master.call("CLIENT", "KILL", "TYPE", "replica"))).toBe(1);
+    await master.call("SET", "after-kill", "1");
+    await eventually(async () => (await info(master, "stats", "sync_partial_ok")) === "1", "partial resync after the kill");
+    await caughtUp(master, replica);
+    expect(plain(await replica.call("GET", "after-kill"))).toBe("1");
+  });
+
   it("refuses to replicate itself or its own replica", async () => {
     const { masterName, replicaName, master } = await startPair();
     expect(plain(await master.call("REPLICAOF", masterName, "6379"))).toEqual({ error: "ERR Can't replicate myself" });
