@@ -8,6 +8,7 @@ import { SnapshotSession } from "./snapshot.ts";
 import type { ReplicationState } from "./state.ts";
 import { canContinue } from "./stream.ts";
 import { ACK_EVENT } from "../engine/blocking.ts";
+import { concat } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -34,6 +35,8 @@ export interface AttachedReplica {
   pumping: boolean;
   /** When the unacknowledged output first passed the soft limit (ms), or null. */
   overSoftSince: number | null;
+  /** Bytes for this replica not yet handed to its socket (see send()). */
+  outgoing: Uint8Array[];
 }
 
 export interface HandshakeInfo {
@@ -102,6 +105,7 @@ export class MasterSide {
       chunksInFlight: 0,
       pumping: false,
       overSoftSince: null,
+      outgoing: [],
     };
     this.replicas.push(replica);
     this.backlog.activate();
@@ -319,8 +323,21 @@ export class MasterSide {
 
   // ---- links ---------------------------------------------------------------------
 
+  /**
+   * Queues bytes for a replica; they leave together at the end of the current
+   * event (a microtask), so a pipelined frame of writes reaches a replica as
+   * one message it applies in one transaction, in the order queued.
+   */
   private send(replica: AttachedReplica, bytes: Uint8Array): void {
-    replica.client.output?.send(bytes);
+    replica.outgoing.push(bytes);
+    if (replica.outgoing.length === 1) queueMicrotask(() => this.flushOutgoing(replica));
+  }
+
+  private flushOutgoing(replica: AttachedReplica): void {
+    const parts = replica.outgoing;
+    if (parts.length === 0) return;
+    replica.outgoing = [];
+    replica.client.output?.send(parts.length === 1 ? parts[0] : concat(parts));
   }
 
   disconnect(replica: AttachedReplica, reason: string): void {
