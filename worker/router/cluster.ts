@@ -467,8 +467,10 @@ export class ClusterSession implements Session {
         this.complete(p, OK);
         return true;
       case "readonly":
-        this.setReadFromReplicas(true);
-        this.complete(p, OK);
+        // OK once the offsets of earlier untracked writes are known: the
+        // client's next command then cannot race the OFFSET in another frame
+        // (a node may take two frames of one link out of order).
+        this.setReadFromReplicas(true, () => this.complete(p, OK));
         return true;
       case "readwrite":
         this.readFromReplicas = false;
@@ -954,15 +956,20 @@ export class ClusterSession implements Session {
     if (lostShards.size) this.capture(this.view.masters.filter((m) => lostShards.has(m.shardId)), () => {});
   }
 
-  private setReadFromReplicas(on: boolean): void {
+  /** `done` runs once the offsets READONLY has to learn (if any) have arrived. */
+  private setReadFromReplicas(on: boolean, done: () => void): void {
+    this.readFromReplicas = on;
     if (on && !this.tracking) {
       // Writes made before READONLY were not tracked: learn their shards' offsets now.
       this.tracking = true;
       const written = this.view.masters.filter((m) => this.writtenMasters.has(m.name));
-      if (written.length) this.capture(written, () => {});
-      else if (this.tokenEpoch === null) this.tokenEpoch = this.view.epoch;
+      if (written.length) {
+        this.capture(written, done);
+        return;
+      }
+      if (this.tokenEpoch === null) this.tokenEpoch = this.view.epoch;
     }
-    this.readFromReplicas = on;
+    done();
   }
 
   /** Re-reads every master's offset: the token then covers whatever moved under an older topology. */
