@@ -178,10 +178,17 @@ const DISCARD: Expect = Object.freeze({ k: "discard" });
 class NodeConn {
   link: NodeLink | null = null;
   failed = false;
-  /** Frames waiting for the link to open. */
-  private waiting: Uint8Array[] = [];
   private out: Uint8Array[] = [];
   private outBytes = 0;
+  /** Replies still owed for commands in `out` (not sent yet). */
+  private outReplies = 0;
+  /**
+   * Replies still owed for the frame on the wire. A node link carries one
+   * unanswered frame at a time: frames sent back to back on one WebSocket were
+   * seen to reach a busy node out of order, which would pair replies with the
+   * wrong commands. Commands queued meanwhile leave together in the next frame.
+   */
+  private unanswered = 0;
   readonly expects: Expect[] = [];
   private head = 0;
   readonly parser = new ReplyParser();
@@ -195,28 +202,24 @@ class NodeConn {
     const bytes = encodeCommand(argv);
     this.out.push(bytes);
     this.outBytes += bytes.length;
+    this.outReplies++;
     this.expects.push(expect);
   }
 
-  get hasOutput(): boolean {
-    return this.out.length > 0;
-  }
-
-  /** Sends the batch as one frame (or keeps it until the link is open). */
+  /** Sends the queued commands as one frame, once the link is open and the previous frame answered. */
   flush(): void {
-    if (this.out.length === 0) return;
+    if (this.out.length === 0 || !this.link || this.unanswered > 0) return;
     const frame = this.out.length === 1 ? this.out[0] : concat(this.out, this.outBytes);
+    this.unanswered = this.outReplies;
     this.out = [];
     this.outBytes = 0;
-    if (this.link) this.link.send(frame);
-    else this.waiting.push(frame);
+    this.outReplies = 0;
+    this.link.send(frame);
   }
 
   opened(link: NodeLink): void {
     this.link = link;
-    const waiting = this.waiting;
-    this.waiting = [];
-    if (waiting.length) link.send(waiting.length === 1 ? waiting[0] : concat(waiting, waiting.reduce((n, f) => n + f.length, 0)));
+    this.flush();
   }
 
   shift(): Expect | undefined {
@@ -226,14 +229,19 @@ class NodeConn {
       this.expects.splice(0, this.head);
       this.head = 0;
     }
+    if (this.unanswered > 0 && --this.unanswered === 0) this.flush();
     return e;
   }
 
-  /** Everything still expected (the link is gone). */
+  /** Everything still expected (the link is gone); nothing queued is sent any more. */
   drain(): Expect[] {
     const rest = this.expects.slice(this.head);
     this.expects.length = 0;
     this.head = 0;
+    this.out = [];
+    this.outBytes = 0;
+    this.outReplies = 0;
+    this.unanswered = 0;
     return rest;
   }
 
