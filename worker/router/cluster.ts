@@ -1131,7 +1131,7 @@ export class ClusterSession implements Session {
         this.onPartReply(expect.part, reply);
         return;
       case "offset":
-        this.onOffset(conn, expect.wait, reply);
+        this.onOffset(expect.wait, reply);
         return;
     }
   }
@@ -1183,7 +1183,7 @@ export class ClusterSession implements Session {
     if (master) part.node = master.name;
   }
 
-  private onOffset(conn: NodeConn, wait: OffsetWait, reply: Reply): void {
+  private onOffset(wait: OffsetWait, reply: Reply): void {
     let position: ShardPosition;
     if (reply.type === "array" && reply.value.length === 2 && reply.value[0].type === "bulk" && reply.value[1].type === "integer") {
       position = { replid: decoder.decode(reply.value[0].value), offset: Number(reply.value[1].value) };
@@ -1192,22 +1192,16 @@ export class ClusterSession implements Session {
       position = { replid: NULL_REPLID, offset: 0 };
     }
     this.recordPosition(wait.shardId, position);
-    this.settle(wait.shardId);
-    for (const part of wait.parts) {
-      if (!part.awaitingOffset) continue;
-      part.awaitingOffset = false;
-      if (part.reply) {
-        const r = part.reply;
-        part.reply = null;
-        this.finish(part, r);
-      }
-    }
-    if (wait.capture && --wait.capture.remaining === 0) wait.capture.done();
-    void conn;
+    this.releaseWait(wait);
   }
 
   /** An offset that will not arrive: its writes' replies go out, the shard's reads stay on the master until it is read again. */
   private offsetLost(wait: OffsetWait): void {
+    this.releaseWait(wait);
+  }
+
+  /** The offset wait is over (known or lost): settle the shard and release the writes' held replies. */
+  private releaseWait(wait: OffsetWait): void {
     this.settle(wait.shardId);
     for (const part of wait.parts) {
       if (!part.awaitingOffset) continue;
