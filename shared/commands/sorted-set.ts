@@ -9,6 +9,7 @@
  *
  * The commands live in sorted-set/:
  *   store.ts        the SQL statements (single members, ordered walks, ranks)
+ *   blocks.ts       counted blocks of the score order (ranks in O(sqrt n))
  *   parse.ts        score/lex ranges, integers, blocking timeouts (Redis grammars and errors)
  *   members.ts      ZADD, ZINCRBY, ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZREVRANK
  *   range.ts        ZRANGE and relatives, ZRANGESTORE, ZCOUNT, ZLEXCOUNT, ZREMRANGEBY*
@@ -18,10 +19,11 @@
  *   writer.ts       storing a computed set into a destination key
  *   encoding.ts     OBJECT ENCODING (listpack / skiplist)
  *
- * Costs: ZADD/ZSCORE/ZREM/ZMSCORE/ZINCRBY are primary-key statements; pops
- * and ranges by score are index ranges; ranges by rank read from the nearer
- * end (OFFSET); ZRANK and ZCOUNT/ZLEXCOUNT count index rows in SQL, O(rank)
- * and O(matches) (SQLite b-trees keep no subtree counts).
+ * Costs: ZADD/ZSCORE/ZREM/ZMSCORE/ZINCRBY are primary-key statements plus
+ * one block count; pops and ranges by score are index ranges; ranks (ZRANK,
+ * ZRANGE and ZREMRANGEBYRANK by rank) read near an end by OFFSET and
+ * elsewhere through the counted blocks, O(sqrt n) (SQLite b-trees keep no
+ * subtree counts); ZCOUNT/ZLEXCOUNT count index rows, O(matches).
  */
 import { KeyType } from "../engine/keyspace.ts";
 import { registerObjectEncoding } from "./generic.ts";

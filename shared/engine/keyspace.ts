@@ -57,6 +57,7 @@ registerElementTable(KeyType.hash, "hash_fields", "field, value");
 registerElementTable(KeyType.list, "list_items", "pos, value");
 registerElementTable(KeyType.set, "set_members", "member");
 registerElementTable(KeyType.zset, "zset_members", "member, score");
+registerElementTable(KeyType.zset, "zset_blocks", "score, member, n");
 
 const SELECT_COLUMNS = "id, type, expires_at, value, chunks, count, modified_at";
 

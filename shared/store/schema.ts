@@ -60,6 +60,17 @@ const MIGRATIONS: readonly string[][] = [
     `CREATE TABLE snapshot_preimages (snapshot INTEGER NOT NULL, key_id INTEGER NOT NULL, seq INTEGER NOT NULL,
        payload BLOB NOT NULL, PRIMARY KEY (snapshot, key_id, seq)) WITHOUT ROWID`,
   ],
+  [
+    // Counted blocks of each sorted set's (score, member) order: ranks in
+    // O(sqrt n) (shared/commands/sorted-set/blocks.ts). A block holds the `n`
+    // entries from its boundary up to the next block's; the first boundary
+    // is (-inf, x''). Sets that exist already start as one block, which the
+    // next insert splits to size.
+    `CREATE TABLE zset_blocks (key_id INTEGER NOT NULL, score REAL NOT NULL, member BLOB NOT NULL, n INTEGER NOT NULL,
+       PRIMARY KEY (key_id, score, member)) WITHOUT ROWID`,
+    `INSERT INTO zset_blocks (key_id, score, member, n)
+       SELECT key_id, -9e999, x'', COUNT(*) FROM zset_members GROUP BY key_id`,
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

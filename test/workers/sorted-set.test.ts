@@ -437,6 +437,86 @@ describe("large sets", () => {
     closeAll();
   });
 
+  it("ranks in the middle of 20,000 members go through counted blocks that stay exact under moves and removals", async () => {
+    const { name, c, closeAll } = await open("zblocks");
+    const n = 20_000;
+    // Scores out of member order, so rank order differs from insertion order.
+    const scoreOf = (i: number) => (i * 7919) % n;
+    const model = new Map<string, number>();
+    for (let start = 0; start < n; start += 1000) {
+      const argv: (string | number)[] = ["ZADD", "z"];
+      for (let i = start; i < start + 1000; i++) {
+        argv.push(scoreOf(i), memberName(i));
+        model.set(memberName(i), scoreOf(i));
+      }
+      await c.call(...argv);
+    }
+    const ordered = () => [...model].sort(([ma, sa], [mb, sb]) => sa - sb || (ma < mb ? -1 : 1)).map(([m]) => m);
+    const check = async () => {
+      const order = ordered();
+      for (const rank of [0, 1500, 4321, 9999, 10_000, 12_345, order.length - 3000, order.length - 1]) {
+        expect(plain(await c.call("ZRANK", "z", order[rank]))).toBe(rank);
+        expect(plain(await c.call("ZREVRANK", "z", order[rank]))).toBe(order.length - 1 - rank);
+        expect(plain(await c.call("ZRANGE", "z", rank, rank + 4))).toEqual(order.slice(rank, rank + 5));
+        expect(plain(await c.call("ZRANGE", "z", rank, rank + 2, "REV"))).toEqual([...order].reverse().slice(rank, rank + 3));
+      }
+      // Every block counts exactly the members between its boundary and the next one.
+      const blocks = await withServer(name, (server) => {
+        const id = server.keyspace.find(0, encoder.encode("z"))!.id;
+        const rows = server.sql.all<{ score: number; member: ArrayBuffer; n: number }>(
+          `SELECT score, member, n FROM zset_blocks WHERE key_id = ? ORDER BY score, member`, id,
+        );
+        return rows.map((b, i) => {
+          const next = rows[i + 1];
+          const counted = next
+            ? server.sql.one<{ c: number }>(
+              `SELECT COUNT(*) AS c FROM zset_members WHERE key_id = ? AND (score, member) >= (?, ?) AND (score, member) < (?, ?)`,
+              id, b.score, new Uint8Array(b.member), next.score, new Uint8Array(next.member),
+            )
+            : server.sql.one<{ c: number }>(
+              `SELECT COUNT(*) AS c FROM zset_members WHERE key_id = ? AND (score, member) >= (?, ?)`, id, b.score, new Uint8Array(b.member),
+            );
+          return { n: b.n, actual: counted!.c };
+        });
+      });
+      expect(blocks.length).toBeGreaterThan(5);
+      for (const b of blocks) expect(b.n).toBe(b.actual);
+      expect(blocks.reduce((sum, b) => sum + b.n, 0)).toBe(order.length);
+      // Ranks on either side of every block boundary.
+      let upto = 0;
+      for (const b of blocks.slice(0, -1)) {
+        upto += b.n;
+        expect(plain(await c.call("ZRANGE", "z", upto - 1, upto))).toEqual(order.slice(upto - 1, upto + 1));
+        expect(plain(await c.call("ZRANGE", "z", upto, upto))).toEqual([order[upto]]);
+        expect(plain(await c.call("ZRANK", "z", order[upto]))).toBe(upto);
+      }
+    };
+    await check();
+    // Move 2,000 members to new scores (across blocks), then remove ranges in the middle.
+    for (let batch = 0; batch < 4; batch++) {
+      const argv: (string | number)[] = ["ZADD", "z"];
+      for (let i = 0; i < 500; i++) {
+        const member = memberName((batch * 4099 + i * 37) % n);
+        const score = (batch * 500 + i) % 97;
+        argv.push(score, member);
+        model.set(member, score);
+      }
+      await c.call(...argv);
+    }
+    await check();
+    const order = ordered();
+    expect(plain(await c.call("ZREMRANGEBYRANK", "z", 6000, 8999))).toBe(3000);
+    for (const m of order.slice(6000, 9000)) model.delete(m);
+    expect(plain(await c.call("ZREMRANGEBYSCORE", "z", 15000, "(15500"))).toBe(
+      [...model.values()].filter((s) => s >= 15000 && s < 15500).length,
+    );
+    for (const [m, s] of [...model]) if (s >= 15000 && s < 15500) model.delete(m);
+    expect(plain(await c.call("ZREM", "z", ...ordered().slice(3000, 3400)))).toBe(400);
+    for (const m of ordered().slice(3000, 3400)) model.delete(m);
+    await check();
+    closeAll();
+  });
+
   it("ZSCAN with cursors visits every member exactly once", async () => {
     const { c, closeAll } = await open("zscan");
     await fill(c, "z", 700);

@@ -70,7 +70,7 @@ export function zaddGeneric(call: CommandCall, incrCommand: boolean): Reply {
       result = score;
       processed++;
       if (score !== current) {
-        updateScore(sql, record!.id, member, score);
+        updateScore(sql, record!.id, member, current, score);
         updated++;
       }
     } else if (!xx) {
@@ -137,5 +137,5 @@ export function zrank(call: CommandCall, reverse: boolean): Reply {
   const member = call.argv[2];
   const score = getScore(sql, record.id, member);
   if (score === null) return NULL;
-  return integer(rankOf(sql, record.id, score, member, reverse));
+  return integer(rankOf(sql, record.id, record.count, score, member, reverse));
 }

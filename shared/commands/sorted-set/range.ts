@@ -4,8 +4,9 @@
  * ZLEXCOUNT and ZREMRANGEBY{RANK,SCORE,LEX} (t_zset.c zrangeGenericCommand
  * and friends).
  *
- * By rank: ORDER BY score, member with LIMIT/OFFSET on the score index, from
- * whichever end of the set is nearer (O(distance to that end + rows)).
+ * By rank: near an end, LIMIT/OFFSET on the score index from that end;
+ * elsewhere the first entry is found through the counted blocks (O(sqrt n))
+ * and the range walked from it.
  * By score: an index range. By lex: see lexStart below.
  */
 import { EMPTY_ARRAY, integer, ZERO, type Reply } from "../../resp/reply.ts";
@@ -19,7 +20,7 @@ import {
 } from "./parse.ts";
 import { EntryReplies, nestedPairs } from "./replies.ts";
 import {
-  betweenConds, cond, countWhere, deleteWhere, edgeEntry, entryAtRank, rankRange, walk, type Cond, type Entry,
+  betweenConds, cond, countWhere, deleteMember, deleteWhere, edgeEntry, entryAtRank, rankRange, walk, type Cond, type Entry,
 } from "./store.ts";
 import { ZsetWriter } from "./writer.ts";
 
@@ -273,8 +274,7 @@ export function zremrange(call: CommandCall, type: "rank" | "score" | "lex"): Re
       ]);
     } else if (found !== null) {
       for (const entry of lexEntries(sql, record.id, lexRange!, false)) {
-        sql.run(`DELETE FROM zset_members WHERE key_id = ? AND member = ?`, record.id, entry.member);
-        deleted++;
+        if (deleteMember(sql, record.id, entry.member)) deleted++;
       }
     }
   }

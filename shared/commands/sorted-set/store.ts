@@ -8,11 +8,17 @@
  * pops, and lex ranges. Ties order by member bytes (SQLite compares BLOBs
  * with memcmp, then by length), which is Redis's order.
  *
+ * Every change to the rows also updates the counted blocks (blocks.ts) that
+ * make ranks O(sqrt n): insertMember, deleteMember, updateScore and
+ * deleteWhere are the only writers of zset_members besides whole-key
+ * copies and deletions.
+ *
  * Members are always bound as BLOBs (Uint8Array): a TEXT parameter would
  * compare below every BLOB. Scores are REAL; -0 is stored as 0.
  */
 import { blob, num, type Sql, type SqlParam, type SqlValue } from "../../store/sql.ts";
 import { Errors, fail } from "../../engine/errors.ts";
+import { blockOfRank, countBefore, counted, sameBlock, smallSetMax, uncounted, uncountedRange } from "./blocks.ts";
 
 /**
  * The largest member a sorted set accepts. A member and its score share one
@@ -64,15 +70,29 @@ export function getScore(sql: Sql, id: number, member: Uint8Array): number | nul
 }
 
 export function insertMember(sql: Sql, id: number, member: Uint8Array, score: number): void {
-  sql.run(`INSERT INTO zset_members (key_id, member, score) VALUES (?, ?, ?)`, id, member, storedScore(score));
+  score = storedScore(score);
+  sql.run(`INSERT INTO zset_members (key_id, member, score) VALUES (?, ?, ?)`, id, member, score);
+  counted(sql, id, score, member);
 }
 
-export function updateScore(sql: Sql, id: number, member: Uint8Array, score: number): void {
-  sql.run(`UPDATE zset_members SET score = ? WHERE key_id = ? AND member = ?`, storedScore(score), id, member);
+/** Changes a member's score from `current`. */
+export function updateScore(sql: Sql, id: number, member: Uint8Array, current: number, score: number): void {
+  score = storedScore(score);
+  if (sameBlock(sql, id, { score: current, member }, { score, member })) {
+    sql.run(`UPDATE zset_members SET score = ? WHERE key_id = ? AND member = ?`, score, id, member);
+    return;
+  }
+  // Across blocks: out of one, into the other, each count fixed on an exact state.
+  sql.run(`DELETE FROM zset_members WHERE key_id = ? AND member = ?`, id, member);
+  uncounted(sql, id, current, member);
+  insertMember(sql, id, member, score);
 }
 
 export function deleteMember(sql: Sql, id: number, member: Uint8Array): boolean {
-  return sql.all(`DELETE FROM zset_members WHERE key_id = ? AND member = ? RETURNING 1 AS x`, id, member).length > 0;
+  const rows = sql.all<{ score: number }>(`DELETE FROM zset_members WHERE key_id = ? AND member = ? RETURNING score`, id, member);
+  if (rows.length === 0) return false;
+  uncounted(sql, id, num(rows[0].score), member);
+  return true;
 }
 
 // ---- order ------------------------------------------------------------------------------
@@ -138,23 +158,41 @@ export function countWhere(sql: Sql, id: number, conds: readonly Cond[]): number
   return num(row?.n);
 }
 
-/** Deletes the entries matching `conds`; returns how many. */
+/**
+ * Deletes the entries matching `conds`, which must select one contiguous
+ * stretch of the (score, member) order (a score range, a rank range, a pop);
+ * returns how many.
+ */
 export function deleteWhere(sql: Sql, id: number, conds: readonly Cond[]): number {
+  const low = edgeEntry(sql, id, false, conds);
+  if (low === null) return 0;
+  const high = edgeEntry(sql, id, true, conds)!;
   const [where, params] = whereClause(id, conds);
-  return sql.run(`DELETE FROM zset_members WHERE ${where}`, ...params);
+  const deleted = sql.run(`DELETE FROM zset_members WHERE ${where}`, ...params);
+  uncountedRange(sql, id, low, high);
+  return deleted;
 }
 
 /**
- * The 0-based rank of (score, member) from the low end (the high end with
- * `reverse`): a COUNT over the index range before it, so O(rank) in SQL.
+ * The 0-based rank of (score, member) in a set of `length` from the low end
+ * (the high end with `reverse`): an index count for small sets, the counted
+ * blocks (O(sqrt n)) for large ones.
  */
-export function rankOf(sql: Sql, id: number, score: number, member: Uint8Array, reverse: boolean): number {
-  return countWhere(sql, id, [cond(`(score, member) ${reverse ? ">" : "<"} (?, ?)`, score, member)]);
+export function rankOf(sql: Sql, id: number, length: number, score: number, member: Uint8Array, reverse: boolean): number {
+  if (length <= smallSetMax()) {
+    return countWhere(sql, id, [cond(`(score, member) ${reverse ? ">" : "<"} (?, ?)`, score, member)]);
+  }
+  const forward = countBefore(sql, id, score, member);
+  return reverse ? length - 1 - forward : forward;
 }
 
-/** The entry at forward rank `rank` of a set of `length`, read from whichever end is nearer. */
+/** Ranks this close to an end are read by OFFSET from that end; farther ones through the blocks. */
+const nearEnd = () => smallSetMax() / 2;
+
+/** The entry at forward rank `rank` of a set of `length`. */
 export function entryAtRank(sql: Sql, id: number, length: number, rank: number): Entry | null {
   const fromEnd = length - 1 - rank;
+  if (Math.min(rank, fromEnd) > nearEnd()) return entryThroughBlocks(sql, id, rank);
   const desc = fromEnd < rank;
   const row = sql.one<EntryRow>(
     `SELECT member, score FROM zset_members WHERE key_id = ? ${desc ? DESC : ASC} LIMIT 1 OFFSET ?`,
@@ -163,18 +201,47 @@ export function entryAtRank(sql: Sql, id: number, length: number, rank: number):
   return row ? toEntry(row) : null;
 }
 
+/** The block holding `rank`, then an OFFSET inside it from whichever of its ends is nearer. */
+function entryThroughBlocks(sql: Sql, id: number, rank: number): Entry | null {
+  const found = blockOfRank(sql, id, rank);
+  if (found === null) return null;
+  const { block, skipped, next } = found;
+  const inside = rank - skipped;
+  const fromTop = block.n - 1 - inside;
+  const row = inside <= fromTop
+    ? sql.one<EntryRow>(
+      `SELECT member, score FROM zset_members WHERE key_id = ? AND (score, member) >= (?, ?) ${ASC} LIMIT 1 OFFSET ?`,
+      id, block.score, block.member, inside,
+    )
+    : next === null
+    ? sql.one<EntryRow>(`SELECT member, score FROM zset_members WHERE key_id = ? ${DESC} LIMIT 1 OFFSET ?`, id, fromTop)
+    : sql.one<EntryRow>(
+      `SELECT member, score FROM zset_members WHERE key_id = ? AND (score, member) < (?, ?) ${DESC} LIMIT 1 OFFSET ?`,
+      id, next.score, next.member, fromTop,
+    );
+  return row ? toEntry(row) : null;
+}
+
 /**
- * The entries of forward ranks [first, last] (0 <= first <= last < length),
- * walked from whichever end of the set is nearer: `desc` tells the order the
- * generator yields them in.
+ * The entries of forward ranks [first, last] (0 <= first <= last < length):
+ * near an end, walked from that end (`desc` tells the order the generator
+ * yields them in); elsewhere, from the entry at `first` found through the
+ * blocks.
  */
 export function rankRange(
   sql: Sql, id: number, length: number, first: number, last: number,
 ): { desc: boolean; entries: Generator<Entry> } {
   const fromEnd = length - 1 - last;
+  if (Math.min(first, fromEnd) > nearEnd()) {
+    const start = entryThroughBlocks(sql, id, first);
+    const conds = start === null ? [] : [cond(`(score, member) >= (?, ?)`, start.score, start.member)];
+    return { desc: false, entries: start === null ? empty() : walk(sql, id, conds, false, 0, last - first + 1) };
+  }
   const desc = fromEnd < first;
   return { desc, entries: walk(sql, id, [], desc, desc ? fromEnd : first, last - first + 1) };
 }
+
+function* empty(): Generator<Entry> {}
 
 /** Entries of (score, member) between two entries, both included. */
 export function betweenConds(low: Entry, high: Entry): Cond[] {
