@@ -5,13 +5,14 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { Node } from "../shared/engine/node.ts";
 import { KeyType } from "../shared/engine/keyspace.ts";
-import { setBlockSize } from "../shared/commands/sorted-set/blocks.ts";
+import { setBlockSizes } from "../shared/commands/sorted-set/blocks.ts";
 import type { Sql } from "../shared/store/sql.ts";
 import { DenoHost } from "./host.ts";
 import { openSql } from "./sql.ts";
 import { FakeClient } from "./testing.ts";
 
-const BLOCK = 4; // split above 8, merge below 2
+const BLOCK = 4; // blocks split above 8 entries, merge below 2
+const GROUP = 3; // groups split above 6 blocks, merge below 1.5
 
 function xorshift(seed: number): () => number {
   let x = seed >>> 0 || 1;
@@ -33,10 +34,16 @@ function ordered(model: Model): [string, number][] {
 
 const formatScore = (score: number) => (score === Infinity ? "inf" : score === -Infinity ? "-inf" : String(score));
 
-/** Every block's count equals the members it covers; sizes within bounds; nothing orphaned. */
+/**
+ * Every block's count equals the members it covers, every group's counts
+ * equal the blocks it covers and starts at a block boundary; sizes within
+ * bounds; nothing orphaned.
+ */
 function checkBlocks(sql: Sql, where: string): void {
-  const orphans = sql.all(`SELECT DISTINCT key_id FROM zset_blocks WHERE key_id NOT IN (SELECT id FROM keyspace)`);
-  assertEquals(orphans.length, 0, `${where}: blocks of deleted keys`);
+  for (const table of ["zset_blocks", "zset_groups"]) {
+    const orphans = sql.all(`SELECT DISTINCT key_id FROM ${table} WHERE key_id NOT IN (SELECT id FROM keyspace)`);
+    assertEquals(orphans.length, 0, `${where}: ${table} of deleted keys`);
+  }
   for (const key of sql.all<{ id: number; count: number }>(`SELECT id, count FROM keyspace WHERE type = ?`, KeyType.zset)) {
     const blocks = sql.all<{ score: number; member: Uint8Array; n: number }>(
       `SELECT score, member, n FROM zset_blocks WHERE key_id = ? ORDER BY score, member`, key.id,
@@ -65,6 +72,23 @@ function checkBlocks(sql: Sql, where: string): void {
       total += n;
     });
     assertEquals(total, members);
+
+    const groups = sql.all<{ score: number; member: Uint8Array; n: number; blocks: number }>(
+      `SELECT score, member, n, blocks FROM zset_groups WHERE key_id = ? ORDER BY score, member`, key.id,
+    );
+    const boundaryOf = (x: { score: number; member: Uint8Array }) => `${x.score}/${Array.from(x.member).join(",")}`;
+    const starts = blocks.map(boundaryOf);
+    let index = 0;
+    groups.forEach((g, i) => {
+      assertEquals(starts[index], boundaryOf(g), `${where}: group ${i} of key ${key.id} starts at a block boundary`);
+      const end = i + 1 < groups.length ? starts.indexOf(boundaryOf(groups[i + 1])) : blocks.length;
+      ok(end > index, `${where}: group ${i + 1} starts at a block boundary after group ${i}`);
+      const covered = blocks.slice(index, end);
+      assertEquals([Number(g.n), Number(g.blocks)], [covered.reduce((sum, b) => sum + Number(b.n), 0), covered.length], `${where}: group ${i} of key ${key.id}`);
+      ok(covered.length <= 2 * GROUP, `${where}: group ${i} holds ${covered.length} blocks`);
+      if (groups.length > 1) ok(covered.length >= GROUP / 2, `${where}: group ${i} of ${groups.length} holds only ${covered.length} blocks`);
+      index = end;
+    });
   }
 }
 
@@ -74,11 +98,11 @@ function withTinyBlocks(fn: (c: FakeClient, sql: Sql) => void): () => void {
     const sql = openSql(`${dir}/node.sqlite`, "normal");
     const host = new DenoHost({ nodeName: "blocks" });
     const node = new Node(sql, host);
-    setBlockSize(BLOCK);
+    setBlockSizes(BLOCK, GROUP);
     try {
       fn(new FakeClient(node), sql);
     } finally {
-      setBlockSize();
+      setBlockSizes();
       host.close();
       sql.close();
       Deno.removeSync(dir, { recursive: true });
@@ -201,9 +225,10 @@ Deno.test("counted blocks: a node from before the blocks builds them on upgrade 
     c.call("ZADD", "small", 1, "a");
     // The schema as it was before zset_blocks.
     sql.run(`DROP TABLE zset_blocks`);
+    sql.run(`DROP TABLE zset_groups`);
     sql.run(`UPDATE schema_version SET version = 1`);
 
-    setBlockSize(BLOCK);
+    setBlockSizes(BLOCK, GROUP);
     const upgraded = new FakeClient(new Node(sql, host));
     const blocks = () => Number(sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM zset_blocks`)!.n);
     assertEquals(blocks(), 2); // one per sorted set
@@ -217,7 +242,7 @@ Deno.test("counted blocks: a node from before the blocks builds them on upgrade 
     assertEquals(upgraded.call("ZRANK", "z", "last"), 40);
     assertEquals(upgraded.call("ZRANGE", "z", 20, 22), order.slice(20, 23));
   } finally {
-    setBlockSize();
+    setBlockSizes();
     host.close();
     sql.close();
     Deno.removeSync(dir, { recursive: true });

@@ -58,6 +58,7 @@ registerElementTable(KeyType.list, "list_items", "pos, value");
 registerElementTable(KeyType.set, "set_members", "member");
 registerElementTable(KeyType.zset, "zset_members", "member, score");
 registerElementTable(KeyType.zset, "zset_blocks", "score, member, n");
+registerElementTable(KeyType.zset, "zset_groups", "score, member, n, blocks");
 
 const SELECT_COLUMNS = "id, type, expires_at, value, chunks, count, modified_at";
 

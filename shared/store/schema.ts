@@ -61,15 +61,19 @@ const MIGRATIONS: readonly string[][] = [
        payload BLOB NOT NULL, PRIMARY KEY (snapshot, key_id, seq)) WITHOUT ROWID`,
   ],
   [
-    // Counted blocks of each sorted set's (score, member) order: ranks in
-    // O(sqrt n) (shared/commands/sorted-set/blocks.ts). A block holds the `n`
-    // entries from its boundary up to the next block's; the first boundary
-    // is (-inf, x''). Sets that exist already start as one block, which the
-    // next insert splits to size.
+    // Counts of each sorted set's (score, member) order, for ranks without
+    // walking the index (shared/commands/sorted-set/blocks.ts): blocks of
+    // entries and groups of blocks, each holding what lies from its boundary
+    // to the next; the first boundary is (-inf, x''). Sets that exist already
+    // start as one block in one group, split to size by their next insert.
     `CREATE TABLE zset_blocks (key_id INTEGER NOT NULL, score REAL NOT NULL, member BLOB NOT NULL, n INTEGER NOT NULL,
        PRIMARY KEY (key_id, score, member)) WITHOUT ROWID`,
+    `CREATE TABLE zset_groups (key_id INTEGER NOT NULL, score REAL NOT NULL, member BLOB NOT NULL, n INTEGER NOT NULL,
+       blocks INTEGER NOT NULL, PRIMARY KEY (key_id, score, member)) WITHOUT ROWID`,
     `INSERT INTO zset_blocks (key_id, score, member, n)
        SELECT key_id, -9e999, x'', COUNT(*) FROM zset_members GROUP BY key_id`,
+    `INSERT INTO zset_groups (key_id, score, member, n, blocks)
+       SELECT key_id, -9e999, x'', COUNT(*), 1 FROM zset_members GROUP BY key_id`,
   ],
 ];
 

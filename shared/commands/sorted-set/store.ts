@@ -9,7 +9,7 @@
  * with memcmp, then by length), which is Redis's order.
  *
  * Every change to the rows also updates the counted blocks (blocks.ts) that
- * make ranks O(sqrt n): insertMember, deleteMember, updateScore and
+ * make ranks cheap: insertMember, deleteMember, updateScore and
  * deleteWhere are the only writers of zset_members besides whole-key
  * copies and deletions.
  *
@@ -187,12 +187,12 @@ export function rankOf(sql: Sql, id: number, length: number, score: number, memb
 }
 
 /** Ranks this close to an end are read by OFFSET from that end; farther ones through the blocks. */
-const nearEnd = () => smallSetMax() / 2;
+const nearEnd = () => smallSetMax() / 8;
 
 /** The entry at forward rank `rank` of a set of `length`. */
 export function entryAtRank(sql: Sql, id: number, length: number, rank: number): Entry | null {
   const fromEnd = length - 1 - rank;
-  if (Math.min(rank, fromEnd) > nearEnd()) return entryThroughBlocks(sql, id, rank);
+  if (Math.min(rank, fromEnd) > nearEnd()) return entryThroughBlocks(sql, id, length, rank);
   const desc = fromEnd < rank;
   const row = sql.one<EntryRow>(
     `SELECT member, score FROM zset_members WHERE key_id = ? ${desc ? DESC : ASC} LIMIT 1 OFFSET ?`,
@@ -202,7 +202,7 @@ export function entryAtRank(sql: Sql, id: number, length: number, rank: number):
 }
 
 /** The block holding `rank`, then an OFFSET inside it from whichever of its ends is nearer. */
-function entryThroughBlocks(sql: Sql, id: number, rank: number): Entry | null {
+function entryThroughBlocks(sql: Sql, id: number, length: number, rank: number): Entry | null {
   const found = blockOfRank(sql, id, rank);
   if (found === null) return null;
   const { block, skipped, next } = found;
@@ -233,7 +233,7 @@ export function rankRange(
 ): { desc: boolean; entries: Generator<Entry> } {
   const fromEnd = length - 1 - last;
   if (Math.min(first, fromEnd) > nearEnd()) {
-    const start = entryThroughBlocks(sql, id, first);
+    const start = entryThroughBlocks(sql, id, length, first);
     const conds = start === null ? [] : [cond(`(score, member) >= (?, ?)`, start.score, start.member)];
     return { desc: false, entries: start === null ? empty() : walk(sql, id, conds, false, 0, last - first + 1) };
   }

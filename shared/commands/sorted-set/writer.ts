@@ -12,7 +12,7 @@
 import type { CommandCall } from "../../engine/call.ts";
 import { equalBytes } from "../../util/bytes.ts";
 import { KeyType, type KeyRecord } from "../../engine/keyspace.ts";
-import { dropAllBlocks, moveBlocks } from "./blocks.ts";
+import { dropCounts, moveCounts } from "./blocks.ts";
 import { insertMember, SCRATCH_KEY_ID, type Entry } from "./store.ts";
 
 export class ZsetWriter {
@@ -28,7 +28,7 @@ export class ZsetWriter {
     this.scratch = sources.some((key) => equalBytes(key, dest));
     if (this.scratch) {
       call.server.sql.run(`DELETE FROM zset_members WHERE key_id = ?`, SCRATCH_KEY_ID);
-      dropAllBlocks(call.server.sql, SCRATCH_KEY_ID);
+      dropCounts(call.server.sql, SCRATCH_KEY_ID);
     }
   }
 
@@ -58,7 +58,7 @@ export class ZsetWriter {
       call.keys.delete(call.db, this.dest);
       record = call.keys.createCollection(call.db, this.dest, KeyType.zset);
       call.server.sql.run(`UPDATE zset_members SET key_id = ? WHERE key_id = ?`, record.id, SCRATCH_KEY_ID);
-      moveBlocks(call.server.sql, SCRATCH_KEY_ID, record.id);
+      moveCounts(call.server.sql, SCRATCH_KEY_ID, record.id);
     }
     call.keys.updateCount(record, this.count);
     call.dirty++;
