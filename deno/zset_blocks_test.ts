@@ -199,6 +199,10 @@ Deno.test("counted blocks: ranks, rank ranges and removals agree with a model un
       assertEquals(c.call("ZRANGE", key, a, b), list.slice(a, b + 1).map(([x]) => x), `${label} ZRANGE ${a} ${b}`);
       const reversed = [...list].reverse();
       assertEquals(c.call("ZRANGE", key, a, b, "REV"), reversed.slice(a, b + 1).map(([x]) => x), `${label} ZRANGE REV`);
+      // ZCOUNT subtracts two ranks on sets larger than a couple of blocks.
+      const low = pick(40), high = low + pick(20);
+      assertEquals(c.call("ZCOUNT", key, low, `(${high}`), list.filter(([, s]) => s >= low && s < high).length, `${label} ZCOUNT ${low} (${high}`);
+      assertEquals(c.call("ZCOUNT", key, "-inf", "+inf"), n, `${label} ZCOUNT all`);
       // Negative indexes count from the end, as Redis sanitises them.
       const from = -1 - pick(n + 2), to = from + pick(6);
       const first = Math.max(0, n + from), last = Math.min(n - 1, to < 0 ? n + to : to);

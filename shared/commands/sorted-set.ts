@@ -23,7 +23,8 @@
  * one block count; pops and ranges by score are index ranges; ranks (ZRANK,
  * ZRANGE and ZREMRANGEBYRANK by rank) read near an end by OFFSET and
  * elsewhere through the counted blocks, O(sqrt n) (SQLite b-trees keep no
- * subtree counts); ZCOUNT/ZLEXCOUNT count index rows, O(matches).
+ * subtree counts); ZCOUNT/ZLEXCOUNT count index rows on small sets and
+ * subtract two ranks on large ones.
  */
 import { KeyType } from "../engine/keyspace.ts";
 import { registerObjectEncoding } from "./generic.ts";

@@ -460,6 +460,11 @@ describe("large sets", () => {
         expect(plain(await c.call("ZRANGE", "z", rank, rank + 4))).toEqual(order.slice(rank, rank + 5));
         expect(plain(await c.call("ZRANGE", "z", rank, rank + 2, "REV"))).toEqual([...order].reverse().slice(rank, rank + 3));
       }
+      // ZCOUNT on a large set subtracts the ranks of the range's ends.
+      const scores = [...model.values()];
+      for (const [low, high] of [[0, 97], [100, 5000], [7777, 7777], [19_000, 25_000]]) {
+        expect(plain(await c.call("ZCOUNT", "z", low, high))).toBe(scores.filter((s) => s >= low && s <= high).length);
+      }
       // Every block counts exactly the members between its boundary and the next one.
       const blocks = await withServer(name, (server) => {
         const id = server.keyspace.find(0, encoder.encode("z"))!.id;

@@ -20,7 +20,7 @@ import {
 } from "./parse.ts";
 import { EntryReplies, nestedPairs } from "./replies.ts";
 import {
-  betweenConds, cond, countWhere, deleteMember, deleteWhere, edgeEntry, entryAtRank, rankRange, walk, type Cond, type Entry,
+  betweenConds, cond, countStretch, deleteMember, deleteWhere, edgeEntry, entryAtRank, rankRange, walk, type Cond, type Entry,
 } from "./store.ts";
 import { ZsetWriter } from "./writer.ts";
 
@@ -122,12 +122,13 @@ export function* lexEntries(
   }
 }
 
-function lexCount(sql: Sql, id: number, range: LexRange): number {
+function lexCount(sql: Sql, record: KeyRecord, range: LexRange): number {
+  const id = record.id;
   const found = lexStart(sql, id, range, false);
   if (found === null) return 0;
   const { start, uniform } = found;
   if (uniform !== null) {
-    return countWhere(sql, id, [cond("score = ?", uniform), cond("member >= ?", start.member), ...lexMaxConds(range)]);
+    return countStretch(sql, id, record.count, [cond("score = ?", uniform), cond("member >= ?", start.member), ...lexMaxConds(range)]);
   }
   let n = 0;
   for (const _ of lexEntries(sql, id, range, false)) n++;
@@ -229,14 +230,14 @@ export function zcount(call: CommandCall): Reply {
   const range = parseScoreRange(call.argv[2], call.argv[3]);
   const record = call.keys.read(call.db, call.argv[1], KeyType.zset);
   if (!record) return ZERO;
-  return integer(countWhere(call.server.sql, record.id, scoreConds(range)));
+  return integer(countStretch(call.server.sql, record.id, record.count, scoreConds(range)));
 }
 
 export function zlexcount(call: CommandCall): Reply {
   const range = parseLexRange(call.argv[2], call.argv[3]);
   const record = call.keys.read(call.db, call.argv[1], KeyType.zset);
   if (!record) return ZERO;
-  return integer(lexCount(call.server.sql, record.id, range));
+  return integer(lexCount(call.server.sql, record, range));
 }
 
 /** ZREMRANGEBYRANK / ZREMRANGEBYSCORE / ZREMRANGEBYLEX (zremrangeGenericCommand). */

@@ -186,6 +186,21 @@ export function rankOf(sql: Sql, id: number, length: number, score: number, memb
   return reverse ? length - 1 - forward : forward;
 }
 
+/**
+ * How many entries match `conds`, which select one contiguous stretch of the
+ * (score, member) order (a score range, a lex range of equal scores): an
+ * index count for small sets; for large ones the distance between the ranks
+ * of the stretch's first and last entries, so a wide ZCOUNT does not walk
+ * every entry it counts.
+ */
+export function countStretch(sql: Sql, id: number, length: number, conds: readonly Cond[]): number {
+  if (length <= smallSetMax()) return countWhere(sql, id, conds);
+  const first = edgeEntry(sql, id, false, conds);
+  if (first === null) return 0;
+  const last = edgeEntry(sql, id, true, conds)!;
+  return countBefore(sql, id, last.score, last.member) - countBefore(sql, id, first.score, first.member) + 1;
+}
+
 /** Ranks this close to an end are read by OFFSET from that end; farther ones through the blocks. */
 const nearEnd = () => smallSetMax() / 8;
 
