@@ -8,7 +8,6 @@ declare module "node:sqlite" {
   export class StatementSync {
     all(...params: SQLInputValue[]): Record<string, SQLOutputValue>[];
     get(...params: SQLInputValue[]): Record<string, SQLOutputValue> | undefined;
-    iterate(...params: SQLInputValue[]): IterableIterator<Record<string, SQLOutputValue>>;
     run(...params: SQLInputValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
     setReadBigInts(enabled: boolean): void;
   }

@@ -87,9 +87,6 @@ export function openSql(path: string, sync: SyncMode = "full"): DenoSql {
       for (const row of rows) numbers(row);
       return rows as T[];
     },
-    iterate: function* <T extends Row = Row>(query: string, ...params: SqlParam[]) {
-      for (const row of statement(query).iterate(...params)) yield numbers(row as Row) as T;
-    },
     one: <T extends Row = Row>(query: string, ...params: SqlParam[]) => {
       const row = statement(query).get(...params) as Row | undefined;
       return (row ? numbers(row) : undefined) as T | undefined;

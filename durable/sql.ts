@@ -5,7 +5,6 @@ export function durableSql(storage: DurableObjectStorage): Sql {
   const sql = storage.sql;
   return {
     all: (query, ...params) => sql.exec(query, ...(params as SqlParam[])).toArray() as never,
-    iterate: (query, ...params) => sql.exec(query, ...(params as SqlParam[])) as never,
     one: (query, ...params) => sql.exec(query, ...(params as SqlParam[])).toArray()[0] as never,
     run: (query, ...params) => {
       const cursor = sql.exec(query, ...(params as SqlParam[]));

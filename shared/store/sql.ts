@@ -12,12 +12,6 @@ export type Row = Record<string, SqlValue>;
 export interface Sql {
   /** Runs one statement and returns every row. Use LIMIT for anything that can grow. */
   all<T extends Row = Row>(query: string, ...params: SqlParam[]): T[];
-  /**
-   * Rows one at a time, read as the caller asks for them: a caller that
-   * stops early reads no further. Run no other statement before the loop
-   * ends (or the iterator is returned).
-   */
-  iterate<T extends Row = Row>(query: string, ...params: SqlParam[]): IterableIterator<T>;
   /** The first row, or undefined. */
   one<T extends Row = Row>(query: string, ...params: SqlParam[]): T | undefined;
   /** Runs a statement for its effect; returns the number of rows written. */
