@@ -2,34 +2,12 @@
 import { encodeCommand, ReplyParser, type Reply } from "../shared/resp/index.ts";
 import type { Node } from "../shared/engine/node.ts";
 import type { Connection } from "../shared/engine/connection.ts";
+import { plain } from "../test/support/plain.ts";
 
-const decoder = new TextDecoder();
+export { plain };
+
 type Arg = string | number | Uint8Array;
 const encode = (argv: Arg[]) => encodeCommand(argv.map((a) => (typeof a === "number" ? String(a) : a)));
-
-/** A reply as plain JS: bulk -> string, null -> null, arrays -> arrays, errors -> { error }. */
-export function plain(reply: Reply): unknown {
-  switch (reply.type) {
-    case "bulk":
-    case "verbatim":
-      return decoder.decode(reply.value);
-    case "simple":
-      return reply.value;
-    case "error":
-      return { error: reply.value };
-    case "null":
-    case "nullarray":
-      return null;
-    case "array":
-    case "set":
-    case "push":
-      return reply.value.map(plain);
-    case "map":
-      return reply.value.map(([k, v]) => [plain(k), plain(v)]);
-    default:
-      return reply.value;
-  }
-}
 
 /** A client on a Node through a fake transport: each call runs synchronously and returns its replies. */
 export class FakeClient {

@@ -1,8 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { encodeCommand, ReplyParser, type Reply } from "../../shared/resp/index.ts";
 import { concat } from "../../shared/util/bytes.ts";
+import { plain } from "../support/plain.ts";
 
-const decoder = new TextDecoder();
+export { plain };
 
 /**
  * A RESP client over a real WebSocket to a node inside workerd, for tests.
@@ -76,34 +77,6 @@ export class NodeClient {
     } catch {
       // already closed
     }
-  }
-}
-
-/** A reply as plain JS for assertions: bulk -> string, null -> null, arrays -> arrays, errors -> { error }. */
-export function plain(reply: Reply): unknown {
-  switch (reply.type) {
-    case "bulk":
-    case "verbatim":
-      return decoder.decode(reply.value);
-    case "simple":
-      return reply.value;
-    case "error":
-      return { error: reply.value };
-    case "integer":
-      return typeof reply.value === "bigint" ? reply.value : reply.value;
-    case "null":
-    case "nullarray":
-      return null;
-    case "array":
-    case "set":
-    case "push":
-      return reply.value.map(plain);
-    case "map":
-      return reply.value.map(([k, v]) => [plain(k), plain(v)]);
-    case "double":
-    case "boolean":
-    case "bignum":
-      return reply.value;
   }
 }
 

@@ -33,6 +33,7 @@
  * counts, then rebalances on an exact state.
  */
 import { blob, num, type Sql, type SqlValue } from "../../store/sql.ts";
+import { equalBytes } from "../../util/bytes.ts";
 
 interface Sizes {
   /** Entries a splitting block keeps; blocks split above 2x, merge below half. */
@@ -281,8 +282,7 @@ export function uncounted(sql: Sql, id: number, score: number, member: Uint8Arra
 export function sameBlock(sql: Sql, id: number, a: Position, b: Position): boolean {
   const blockA = containing(sql, "zset_blocks", id, a);
   const blockB = containing(sql, "zset_blocks", id, b);
-  return blockA !== null && blockB !== null && blockA.score === blockB.score &&
-    blockA.member.length === blockB.member.length && blockA.member.every((x, i) => x === blockB.member[i]);
+  return blockA !== null && blockB !== null && blockA.score === blockB.score && equalBytes(blockA.member, blockB.member);
 }
 
 /**
