@@ -87,6 +87,28 @@ function upgradeStatus(port: number, path: string, authorization: string): Promi
   });
 }
 
+/**
+ * Registers the end of a describe block's processes: every client, Deno node
+ * and wrangler dev stopped after its tests, and their logs printed when a
+ * test fails.
+ */
+function stopAfterwards(started: () => { tidekv?: TidekvServer; denoNodes: DenoNode[]; clients: RespWsClient[] }): void {
+  afterAll(async () => {
+    const { tidekv, denoNodes, clients } = started();
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await Promise.allSettled(denoNodes.map((n) => n.stop()));
+    await tidekv?.stop();
+  });
+
+  afterEach((context) => {
+    if (context.task.result?.state !== "fail") return;
+    const { tidekv, denoNodes } = started();
+    // What the servers said, for the failure report.
+    console.error(`--- wrangler dev log (tail) ---\n${tidekv?.log().slice(-6000)}`);
+    for (const n of denoNodes) console.error(`--- deno node :${n.port} log (tail) ---\n${n.log().slice(-4000)}`);
+  });
+}
+
 const linkUp = async (replica: RespWsClient) => (await info(replica, "replication", "master_link_status")) === "up";
 
 describe("cross-runtime replication (wrangler dev + deno)", () => {
@@ -104,18 +126,7 @@ describe("cross-runtime replication (wrangler dev + deno)", () => {
     tidekv = await startTidekv();
   });
 
-  afterAll(async () => {
-    await Promise.allSettled(clients.map((c) => c.close()));
-    await Promise.allSettled(denoNodes.map((n) => n.stop()));
-    await tidekv?.stop();
-  });
-
-  afterEach((context) => {
-    if (context.task.result?.state !== "fail") return;
-    // What the servers said, for the failure report.
-    console.error(`--- wrangler dev log (tail) ---\n${tidekv?.log().slice(-6000)}`);
-    for (const n of denoNodes) console.error(`--- deno node :${n.port} log (tail) ---\n${n.log().slice(-4000)}`);
-  });
+  stopAfterwards(() => ({ tidekv, denoNodes, clients }));
 
   it("a Deno replica follows a Durable Object master, and resumes with a partial resync after a SIGKILL", async () => {
     const masterName = `do-master-${suffix}`;
@@ -213,18 +224,7 @@ describe("cross-runtime replication with a token configured", () => {
     tidekv = await startTidekv({ vars: { TIDEKV_TOKEN: token } });
   });
 
-  afterAll(async () => {
-    await Promise.allSettled(clients.map((c) => c.close()));
-    await Promise.allSettled(denoNodes.map((n) => n.stop()));
-    await tidekv?.stop();
-  });
-
-  afterEach((context) => {
-    if (context.task.result?.state !== "fail") return;
-    // What the servers said, for the failure report.
-    console.error(`--- wrangler dev log (tail) ---\n${tidekv?.log().slice(-6000)}`);
-    for (const n of denoNodes) console.error(`--- deno node :${n.port} log (tail) ---\n${n.log().slice(-4000)}`);
-  });
+  stopAfterwards(() => ({ tidekv, denoNodes, clients }));
 
   it("a Deno replica without the token authenticates its link with masterauth", async () => {
     const masterName = `auth-master-${Date.now().toString(36)}`;
