@@ -16,6 +16,8 @@ import { ProtocolError } from "./request-parser.ts";
 const CR = 13;
 const LF = 10;
 const decoder = new TextDecoder();
+/** Nesting takeEncoded follows before leaving a reply to next() (whose stack is explicit). */
+const MAX_SCAN_DEPTH = 32;
 
 /** An aggregate whose elements are still arriving. */
 interface Frame {
@@ -51,6 +53,85 @@ export class ReplyParser {
       const done = this.complete(value);
       if (done !== undefined) return done;
     }
+  }
+
+  /**
+   * The next reply exactly as it was encoded, when the whole of it is
+   * buffered and nothing is half-parsed: what a proxy forwards unchanged
+   * instead of decoding and encoding it again. Null when next() must read it
+   * instead: it is not all here yet, or its first byte is an error (callers
+   * look into those), a push or an attribute (out of band), or anything
+   * malformed (next() reports it).
+   */
+  takeEncoded(): Uint8Array | null {
+    if (this.pending !== null || this.stack.length > 0 || this.queue.length === 0) return null;
+    const first = this.queue.at(0);
+    if (first === 45 || first === 62 || first === 124) return null; // - > |
+    const end = this.extent(0, 0);
+    if (end < 0) return null;
+    this.scanned = 0;
+    return this.queue.take(end);
+  }
+
+  /** Where the reply starting at `at` ends, or -1 (incomplete, or not plain data: see takeEncoded). */
+  private extent(at: number, depth: number): number {
+    const queue = this.queue;
+    if (depth > MAX_SCAN_DEPTH) return -1;
+    const type = queue.at(at);
+    const cr = queue.find(CR, at + 1);
+    if (cr < 0 || cr + 1 >= queue.length || queue.at(cr + 1) !== LF) return -1;
+    const next = cr + 2;
+    switch (type) {
+      case 43: // +
+      case 45: // - (inside an aggregate: EXEC's per-command errors)
+      case 58: // :
+      case 95: // _
+      case 44: // ,
+      case 35: // #
+      case 40: // (
+        return next;
+      case 36: // $
+      case 61: {
+        // =
+        const n = this.lengthAt(at + 1, cr, type === 36);
+        if (n === -2) return -1;
+        if (n === -1) return next;
+        const end = next + n + 2;
+        if (end > queue.length || queue.at(end - 2) !== CR || queue.at(end - 1) !== LF) return -1;
+        return end;
+      }
+      case 42: // *
+      case 126: // ~
+      case 37: {
+        // %
+        const n = this.lengthAt(at + 1, cr, type === 42);
+        if (n === -2) return -1;
+        if (n === -1) return next;
+        let pos = next;
+        for (let i = type === 37 ? n * 2 : n; i > 0; i--) {
+          if (pos >= queue.length) return -1;
+          pos = this.extent(pos, depth + 1);
+          if (pos < 0) return -1;
+        }
+        return pos;
+      }
+      default:
+        return -1; // pushes, attributes, anything unknown: next() decides
+    }
+  }
+
+  /** The decimal length between `from` and `to`; -1 for "-1" when `nullable`; -2 for anything else. */
+  private lengthAt(from: number, to: number, nullable: boolean): number {
+    const queue = this.queue;
+    if (to - from === 2 && nullable && queue.at(from) === 45 && queue.at(from + 1) === 49) return -1;
+    if (to === from || to - from > 15) return -2;
+    let n = 0;
+    for (let i = from; i < to; i++) {
+      const d = queue.at(i) - 48;
+      if (d < 0 || d > 9) return -2;
+      n = n * 10 + d;
+    }
+    return n;
   }
 
   /**

@@ -36,7 +36,7 @@ export function serveResp(request: Request, router: ClusterRouter, options: Sess
   (server as unknown as { binaryType: string }).binaryType = "arraybuffer";
   server.accept();
   // Offsets are tracked only once the client opts in to replica reads (READONLY).
-  const session = router.open({ trackSyncToken: false, ...options });
+  const session = router.open({ trackSyncToken: false, passThrough: true, ...options });
   new RespProxy(server, session);
   return new Response(null, { status: 101, webSocket: client });
 }
@@ -106,11 +106,11 @@ class RespProxy {
       if (argv === null) break;
       if (argv instanceof ProtocolError) {
         this.end(CLOSE_PROTOCOL, "protocol error", error(argv.message));
-        return;
+        break;
       }
       if (this.outstanding >= MAX_OUTSTANDING) {
         this.end(CLOSE_POLICY, "too many commands in flight", error("ERR tidekv proxy: too many pipelined commands waiting for replies"));
-        return;
+        break;
       }
       this.outstanding++;
       if (this.session) this.run(argv);
@@ -120,16 +120,25 @@ class RespProxy {
         break;
       }
     }
-    // The frame's commands are all submitted: let them leave now.
+    // The frame's commands are all queued (even those before a protocol error): let them leave now.
     this.session?.kick();
     if (!this.ending && this.parser.buffered > QUERY_BUFFER_LIMIT) this.end(CLOSE_POLICY, "query buffer limit", null);
   }
 
   private run(argv: Uint8Array[]): void {
-    this.session!.submit(argv, (reply, protocol) => {
+    this.session!.enqueue(argv, (reply, protocol) => {
       if (this.closed) return;
       this.outstanding--;
-      this.writer.write(reply, protocol);
+      if (reply instanceof Uint8Array) {
+        // A node's reply passed through. When it is the only one due, it is the frame.
+        if (this.outstanding === 0 && !this.ending && this.writer.length === 0) {
+          this.send(reply);
+          return;
+        }
+        this.writer.writeRaw(reply);
+      } else {
+        this.writer.write(reply, protocol);
+      }
       // The last reply due goes out at once; otherwise replies ready in the same turn share a frame.
       if (this.outstanding === 0 && !this.ending) this.flush();
       else this.scheduleFlush();
@@ -158,14 +167,7 @@ class RespProxy {
     const ending = this.ending;
     const finished = ending !== null && this.outstanding <= 0;
     if (finished && ending.last) this.writer.write(ending.last, this.session?.protocol ?? 2);
-    if (this.writer.length > 0) {
-      try {
-        this.ws.send(this.writer.take());
-      } catch {
-        this.dispose();
-        return;
-      }
-    }
+    if (this.writer.length > 0 && !this.send(this.writer.take())) return;
     if (finished) {
       try {
         this.ws.close(ending.code, ending.reason);
@@ -173,6 +175,17 @@ class RespProxy {
         // already closed
       }
       this.dispose();
+    }
+  }
+
+  /** False when the socket is gone (and the proxy disposed). */
+  private send(frame: Uint8Array): boolean {
+    try {
+      this.ws.send(frame);
+      return true;
+    } catch {
+      this.dispose();
+      return false;
     }
   }
 

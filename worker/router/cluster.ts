@@ -95,8 +95,12 @@ export interface ClusterRouterOptions {
   readonly random?: () => number;
 }
 
-/** Receives each reply, in order, with the protocol it is meant for. */
-export type ReplyCallback = (reply: Reply, protocol: 2 | 3) => void;
+/**
+ * Receives each reply, in order, with the protocol it is meant for; as bytes
+ * when the session passes node replies through (SessionOptions.passThrough)
+ * and this one needed no change.
+ */
+export type ReplyCallback = (reply: Reply | Uint8Array, protocol: 2 | 3) => void;
 
 export class ClusterRouter implements Router {
   constructor(private readonly options: ClusterRouterOptions) {}
@@ -119,7 +123,7 @@ interface Pending {
   remaining: number;
   combine: ((replies: Reply[]) => Reply) | null;
   after: ((reply: Reply) => Reply) | null;
-  result: Reply | null;
+  result: Reply | Uint8Array | null;
 }
 
 interface Redirect {
@@ -150,7 +154,7 @@ interface Part {
   redirect: Redirect | null;
   stale: boolean;
   /** A write's reply, held until the shard's offset after it is known. */
-  reply: Reply | null;
+  reply: Reply | Uint8Array | null;
   awaitingOffset: boolean;
 }
 
@@ -222,6 +226,12 @@ class NodeConn {
     this.flush();
   }
 
+  /** The part whose own reply (not a prelude's) comes next, if that is what comes next. */
+  nextMain(): Part | null {
+    const e = this.expects[this.head];
+    return e !== undefined && e.k === "main" ? e.part : null;
+  }
+
   shift(): Expect | undefined {
     if (this.head >= this.expects.length) return undefined;
     const e = this.expects[this.head++];
@@ -253,6 +263,24 @@ class NodeConn {
       // already closed
     }
   }
+}
+
+/**
+ * A part whose reply may go to the client as the node encoded it: the
+ * command's only reply, with nothing to combine, rewrite or redirect. (Errors
+ * never pass through: takeEncoded leaves them to the parser, so MOVED, ASK
+ * and replica refusals are still seen.)
+ */
+function passable(part: Part): boolean {
+  const p = part.owner;
+  return p.remaining === 1 && p.combine === null && p.after === null && part.redirect === null && !part.stale;
+}
+
+/** An encoded reply as a Reply (for send(), which promises decoded replies). */
+function decodeReply(bytes: Uint8Array): Reply {
+  const parser = new ReplyParser();
+  parser.feed(bytes);
+  return parser.next()!;
 }
 
 function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
@@ -312,6 +340,7 @@ export class ClusterSession implements Session {
     setname: null,
   };
   private tracking: boolean;
+  private readonly passThrough: boolean;
   private tokenEpoch: number | null = null;
   private readonly tokenShards = new Map<string, ShardPosition>();
   /** Per shard: writes (or captures) whose offset is not known yet; reads there go to the master. */
@@ -336,6 +365,7 @@ export class ClusterSession implements Session {
     this.view = view;
     this.random = deps.random ?? Math.random;
     this.readFromReplicas = options.readFromReplicas ?? false;
+    this.passThrough = options.passThrough ?? false;
     this.tracking = this.readFromReplicas || options.syncToken != null || options.trackSyncToken !== false;
     this.authenticated = !(options.requireAuth && options.user === undefined);
     const token = decodeSyncToken(options.syncToken);
@@ -357,7 +387,7 @@ export class ClusterSession implements Session {
   }
 
   send(argv: Uint8Array[]): Promise<Reply> {
-    return new Promise((resolve) => this.submit(argv, (reply) => resolve(reply)));
+    return new Promise((resolve) => this.submit(argv, (reply) => resolve(reply instanceof Uint8Array ? decodeReply(reply) : reply)));
   }
 
   /**
@@ -365,9 +395,24 @@ export class ClusterSession implements Session {
    * submitted in one synchronous burst leave together (one frame per node).
    */
   submit(argv: Uint8Array[], done: ReplyCallback): void {
+    if (!this.enqueue(argv, done) || this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Queues a command like submit(), but leaves sending it to the caller's
+   * kick(): for a caller that knows when its burst is complete (the /resp
+   * proxy, at the end of an incoming frame), which saves a turn. False when
+   * the session is closed (`done` already has its error).
+   */
+  enqueue(argv: Uint8Array[], done: ReplyCallback): boolean {
     if (this.closed) {
       done(error("ERR tidekv proxy: session closed"), this.protocol);
-      return;
+      return false;
     }
     const p: Pending = {
       seq: this.seq++,
@@ -382,21 +427,12 @@ export class ClusterSession implements Session {
     };
     this.order.push(p);
     this.queue.push(p);
-    if (!this.pumpScheduled) {
-      this.pumpScheduled = true;
-      queueMicrotask(() => this.kick());
-    }
+    return true;
   }
 
-  /**
-   * Sends what was submitted so far now, instead of at the end of the current
-   * turn (a caller that knows its burst is complete, e.g. the /resp proxy at
-   * the end of an incoming frame, saves a turn).
-   */
+  /** Sends what was queued so far now (see enqueue). */
   kick(): void {
-    if (!this.pumpScheduled) return;
-    this.pumpScheduled = false;
-    this.pump();
+    if (this.queue.length > 0) this.pump();
   }
 
   close(): void {
@@ -1096,6 +1132,19 @@ export class ClusterSession implements Session {
     if (this.closed || conn.failed) return;
     conn.parser.feed(bytes);
     for (;;) {
+      if (this.passThrough) {
+        const part = conn.nextMain();
+        if (part !== null && passable(part)) {
+          const encoded = conn.parser.takeEncoded();
+          if (encoded !== null) {
+            conn.shift();
+            this.partLanded(part);
+            if (part.awaitingOffset) part.reply = encoded;
+            else this.finish(part, encoded);
+            continue;
+          }
+        }
+      }
       let reply: Reply | undefined;
       try {
         reply = conn.parser.next();
@@ -1220,8 +1269,14 @@ export class ClusterSession implements Session {
     this.tokenShards.set(shardId, mergePosition(this.tokenShards.get(shardId), position));
   }
 
-  private finish(part: Part, reply: Reply): void {
+  private finish(part: Part, reply: Reply | Uint8Array): void {
     const p = part.owner;
+    if (reply instanceof Uint8Array) {
+      // Passed through (see passable): the command's one reply, unchanged.
+      p.remaining = 0;
+      this.complete(p, reply);
+      return;
+    }
     p.replies[part.index] = reply;
     if (--p.remaining === 0) {
       const replies = p.replies as Reply[];
@@ -1229,8 +1284,8 @@ export class ClusterSession implements Session {
     }
   }
 
-  private complete(p: Pending, reply: Reply): void {
-    p.result = p.after ? p.after(reply) : reply;
+  private complete(p: Pending, reply: Reply | Uint8Array): void {
+    p.result = p.after && !(reply instanceof Uint8Array) ? p.after(reply) : reply;
     const order = this.order;
     while (this.orderHead < order.length) {
       const head = order[this.orderHead];

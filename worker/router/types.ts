@@ -26,6 +26,13 @@ export interface SessionOptions {
    * (or HELLO ... AUTH) succeeds on the nodes.
    */
   readonly requireAuth?: boolean;
+  /**
+   * Replies the router does not change (one node's reply to one command) may
+   * be delivered as the node sent them, already encoded: for front ends that
+   * write RESP anyway (the /resp proxy), which then skip decoding and
+   * encoding every reply.
+   */
+  readonly passThrough?: boolean;
 }
 
 export interface Session {

@@ -12,6 +12,14 @@ function decodeAll(input: string | Uint8Array): Reply[] {
   return out;
 }
 
+function decodeOrError(input: string): unknown {
+  try {
+    return decodeAll(input)[0];
+  } catch (e) {
+    return e;
+  }
+}
+
 describe("ReplyParser", () => {
   const cases: [string, Reply][] = [
     ["+OK\r\n", { type: "simple", value: "OK" }],
@@ -87,6 +95,72 @@ describe("ReplyParser", () => {
   ];
   it.each(malformed)("throws ProtocolError on %j", (input) => {
     expect(() => decodeAll(input)).toThrow(ProtocolError);
+  });
+
+  describe("takeEncoded (a proxy forwarding replies unchanged)", () => {
+    const plain = [
+      "+OK\r\n", ":-12\r\n", "$5\r\nhello\r\n", "$4\r\na\r\nb\r\n", "$0\r\n\r\n", "$-1\r\n", "*-1\r\n", "_\r\n",
+      "*0\r\n", "*2\r\n:1\r\n$1\r\nx\r\n", ",1.5\r\n", "#t\r\n", "(123\r\n", "=7\r\ntxt:abc\r\n",
+      "%2\r\n:0\r\n#f\r\n$1\r\nk\r\n_\r\n", "~2\r\n:0\r\n:1\r\n", "*1\r\n*1\r\n*1\r\n*0\r\n",
+      // EXEC's results may hold errors: only a reply that IS an error is left to next().
+      "*2\r\n+OK\r\n-ERR wrong\r\n",
+    ];
+    it.each(plain)("gives %j back byte for byte, and what follows stays", (input) => {
+      const p = new ReplyParser();
+      p.feed(b(input + "+next\r\n"));
+      expect(new TextDecoder().decode(p.takeEncoded()!)).toBe(input);
+      expect(p.next()).toEqual({ type: "simple", value: "next" });
+      expect(p.takeEncoded()).toBeNull();
+    });
+
+    const leftToNext = [
+      "-MOVED 3999 n:443\r\n",
+      ">2\r\n$7\r\nmessage\r\n:42\r\n",
+      "|1\r\n+a\r\n+b\r\n:1\r\n",
+      "*2\r\n>1\r\n:1\r\n:2\r\n",
+      "?\r\n",
+      "$x\r\n",
+      "$1\r\nab\r\n",
+      "*1\r\n:1\r\r",
+    ];
+    it.each(leftToNext)("leaves %j to next()", (input) => {
+      const p = new ReplyParser();
+      p.feed(b(input));
+      expect(p.takeEncoded()).toBeNull();
+      let parsed: unknown;
+      try {
+        parsed = p.next();
+      } catch (e) {
+        parsed = e;
+      }
+      expect(parsed).toEqual(decodeOrError(input));
+    });
+
+    it("at every cut: null until the reply is whole, and the stream reads the same either way", () => {
+      const stream = "*3\r\n$5\r\nhello\r\n%1\r\n+k\r\n,1.5\r\n:7\r\n-ERR x\r\n$3\r\nend\r\n";
+      const whole = decodeAll(stream);
+      for (let cut = 0; cut <= stream.length; cut++) {
+        const p = new ReplyParser();
+        const got: Reply[] = [];
+        const drain = () => {
+          for (;;) {
+            const bytes = p.takeEncoded();
+            if (bytes !== null) {
+              got.push(decodeAll(bytes)[0]);
+              continue;
+            }
+            const r = p.next();
+            if (r === undefined) return;
+            got.push(r);
+          }
+        };
+        p.feed(b(stream.slice(0, cut)));
+        drain();
+        p.feed(b(stream.slice(cut)));
+        drain();
+        expect(got).toEqual(whole);
+      }
+    });
   });
 
   it("decodes a 10 MiB bulk in 1 KiB pieces and a 100k-element array in linear time", () => {

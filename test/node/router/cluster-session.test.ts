@@ -9,7 +9,7 @@ import { keySlot } from "../../../shared/cluster/slot.ts";
 import type { ClusterNode, Topology } from "../../../shared/cluster/topology.ts";
 import { encodeReply, RequestParser, type Reply } from "../../../shared/resp/index.ts";
 import { array, bulk, error, integer, NULL, OK } from "../../../shared/resp/reply.ts";
-import { ClusterRouter, MAX_REDIRECTS, type NodeDialer } from "../../../worker/router/cluster.ts";
+import { ClusterRouter, MAX_REDIRECTS, type ClusterSession, type NodeDialer } from "../../../worker/router/cluster.ts";
 import { decodeSyncToken, encodeSyncToken } from "../../../worker/router/sync-token.ts";
 import { ClusterView, type TopologySource } from "../../../worker/router/topology-source.ts";
 
@@ -206,6 +206,76 @@ describe("batching and order", () => {
       const ks = line.split(" ").slice(1);
       expect(new Set(ks.map((k) => keySlot(enc.encode(k)))).size).toBe(1);
     }
+  });
+});
+
+describe("passing replies through (the /resp proxy)", () => {
+  /** Submits a burst; resolves with each reply as delivered (bytes shown as text, Replies as they are). */
+  function burst(session: ClusterSession, ...commands: Uint8Array[][]): Promise<(string | Reply)[]> {
+    return Promise.all(
+      commands.map(
+        (c) => new Promise<string | Reply>((resolve) => session.submit(c, (r) => resolve(r instanceof Uint8Array ? dec.decode(r) : r))),
+      ),
+    );
+  }
+
+  it("a one-node reply arrives as the node's bytes; split, fanned-out, error and redirected ones as Replies", async () => {
+    const cluster = new FakeCluster(topology(1));
+    const low = keyIn(true);
+    const high = keyIn(false);
+    const slot = keySlot(enc.encode(low));
+    const moving = `{${low}}moving`;
+    let moved = false;
+    cluster.handlers.a = (w) => {
+      if (w[0] === "GET" && w[1] === moving && !moved) {
+        moved = true;
+        return error(`MOVED ${slot} a:443`);
+      }
+      if (w[0] === "MGET") return array(w.slice(1).map((k) => bulk(`a:${k}`)));
+      if (w[0] === "DBSIZE") return integer(2);
+      if (w[0] === "GET") return bulk(`a:${w[1]}`);
+      return error("ERR nope");
+    };
+    cluster.handlers.b = (w) => {
+      if (w[0] === "MGET") return array(w.slice(1).map((k) => bulk(`b:${k}`)));
+      if (w[0] === "DBSIZE") return integer(3);
+      return bulk(`b:${w[1]}`);
+    };
+    cluster.next = topology(1);
+    const session = await cluster.router().open({ passThrough: true, trackSyncToken: false });
+    const replies = await burst(
+      session,
+      argv("GET", low),
+      argv("MGET", low, high),
+      argv("DBSIZE"),
+      argv("LPUSH", low, "x"),
+      argv("GET", moving),
+      argv("GET", high),
+    );
+    expect(replies).toEqual([
+      `$${2 + low.length}\r\na:${low}\r\n`,
+      array([bulk(`a:${low}`), bulk(`b:${high}`)]),
+      integer(5),
+      error("ERR nope"),
+      // Redirected, retried, then passed through from the node that answered.
+      `$${2 + moving.length}\r\na:${moving}\r\n`,
+      `$${2 + high.length}\r\nb:${high}\r\n`,
+    ]);
+    expect(cluster.refreshes).toBe(1);
+    // send() always gives Replies.
+    expect(await session.send(argv("GET", low))).toEqual(bulk(`a:${low}`));
+  });
+
+  it("a tracked write's bytes wait for the shard's offset, then go out in order", async () => {
+    const cluster = new FakeCluster(topology(1));
+    cluster.handlers.a = store(hex("7"));
+    cluster.handlers.b = store(hex("8"));
+    const k = keyIn(true);
+    const session = await cluster.router().open({ passThrough: true, readFromReplicas: true });
+    const replies = await burst(session, argv("SET", k, "v"), argv("GET", k));
+    expect(replies).toEqual(["+OK\r\n", "$1\r\nv\r\n"]);
+    expect(cluster.log.a).toEqual([`SET ${k} v`, `GET ${k}`, "TIDEKV.OFFSET"]);
+    expect(decodeSyncToken(session.syncToken)!.shards.get(hex("a"))).toEqual({ replid: hex("7"), offset: 110 });
   });
 });
 
