@@ -45,14 +45,14 @@ export class CommandTable {
    * exact error texts for unknown commands, unknown subcommands and wrong arity.
    */
   resolve(argv: readonly Uint8Array[]): Command | ErrorReply {
-    const name = decoder.decode(argv[0]).toLowerCase();
+    const name = lowerName(argv[0]);
     const command = this.byName.get(name);
     if (!command) return error(unknownCommand(argv));
     let resolved = command;
     if (command.subcommands && !(argv.length === 1 && command.handler)) {
       // A container runs alone only when it has a handler of its own (COMMAND).
       if (argv.length === 1) return error(wrongArity(command.fullName));
-      const sub = command.subcommands.get(decoder.decode(argv[1]).toLowerCase());
+      const sub = command.subcommands.get(lowerName(argv[1]));
       if (!sub) {
         return error(
           `ERR unknown subcommand '${truncate(decoder.decode(argv[1]))}'. Try ${name.toUpperCase()} HELP.`,
@@ -64,6 +64,22 @@ export class CommandTable {
     if ((arity > 0 && argv.length !== arity) || argv.length < -arity) return error(wrongArity(resolved.fullName));
     return resolved;
   }
+}
+
+/**
+ * A command name in lower case. Names are short ASCII words: those are
+ * lowered byte by byte (a TextDecoder call costs more than the lookup it
+ * feeds); anything else is decoded as before.
+ */
+function lowerName(bytes: Uint8Array): string {
+  if (bytes.length > 32) return decoder.decode(bytes).toLowerCase();
+  let name = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c >= 0x80) return decoder.decode(bytes).toLowerCase();
+    name += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return name;
 }
 
 function normalize(entry: Handler | HandlerEntry): HandlerEntry {
