@@ -3,6 +3,7 @@ import {
   Coordinator,
   type FailoverOptions,
   type FailoverResult,
+  type MoveSlotsResult,
   type PushReport,
 } from "../shared/cluster/coordinator.ts";
 import { DEFAULT_CLUSTER, type Topology } from "../shared/cluster/topology.ts";
@@ -23,6 +24,7 @@ const ACL_USERS_KEY = "acl:users";
  *                                   (TIDEKV_SHARDS x TIDEKV_REPLICAS, default 3 x 1)
  *   failover(shard, options?)       promote a replica of a shard (index, shard id or node name)
  *   assignSlots(start, end, shard)  give slots to a shard's master (null: unassign)
+ *   moveSlots(start, end, toShard)  live resharding: slots start..end and their keys to a shard
  *   migrateSlot(slot, toShard)      open (or with null close) a slot migration: ASK/ASKING
  *   setNodeFlag(node, flag, on)     mark a node "fail" / "nofailover"
  *   push()                          push the topology to every node again
@@ -40,6 +42,7 @@ export class ClusterDO extends DurableObject<Env> {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       apply: (node, topology, options) => this.env.NODE.getByName(node).applyTopology(topology, { ...options, name: node }),
       status: (node) => this.env.NODE.getByName(node).clusterStatus(node),
+      migrateKeys: (source, slot, target, count) => this.env.NODE.getByName(source).migrateKeys({ slot, target, count, name: source }),
       scheduleRetry: (at) => {
         void ctx.storage.getAlarm().then((current) => {
           if (current === null || current > at) return ctx.storage.setAlarm(at);
@@ -69,6 +72,11 @@ export class ClusterDO extends DurableObject<Env> {
   async assignSlots(start: number, end: number, shard: number | string | null): Promise<{ topology: Topology; push: PushReport }> {
     await this.topology();
     return this.coordinator.assignSlots(start, end, shard);
+  }
+
+  async moveSlots(start: number, end: number, toShard: number | string): Promise<MoveSlotsResult> {
+    await this.topology();
+    return this.coordinator.moveSlots(start, end, toShard);
   }
 
   async migrateSlot(slot: number, toShard: number | string | null): Promise<{ topology: Topology; push: PushReport }> {

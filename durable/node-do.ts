@@ -5,6 +5,7 @@ import type { DialHandlers, NodeSocket } from "../shared/engine/host.ts";
 import { durableSql } from "./sql.ts";
 import type { ClusterDO } from "./cluster-do.ts";
 import type { ApplyOptions, ApplyResult, NodeClusterStatus } from "../shared/cluster/node-state.ts";
+import { countKeysInSlot, dropKeys, exportSlotKeys, importKeys, type MigrateResult } from "../shared/cluster/migrate-keys.ts";
 import { DEFAULT_CLUSTER, parseNodeName, type Topology } from "../shared/cluster/topology.ts";
 import { configureTokens, preAuthenticate, DEFAULT_USER } from "../shared/engine/auth.ts";
 import { aclOf, type AclChange, type UserRecord } from "../shared/engine/acl.ts";
@@ -79,6 +80,10 @@ export class NodeDO extends DurableObject<Env> {
       runtime: "workerd",
       nodeName,
       dial: (target, handlers) => this.dial(target, handlers),
+      coordinator: (cluster) => {
+        if (!this.env.CLUSTER) throw new Error("no cluster coordinator binding (CLUSTER)");
+        return this.env.CLUSTER.getByName(cluster);
+      },
       log: (level, message) => console[level === "debug" ? "log" : level](`[tidekv ${nodeName}] ${message}`),
     });
     configureTokens(this.node.server, {
@@ -172,6 +177,29 @@ export class NodeDO extends DurableObject<Env> {
     const result = this.ensureNode(options.name).cluster.apply(topology, options);
     this.updateKeepAlive();
     return result;
+  }
+
+  /**
+   * Workers RPC from the cluster coordinator (live resharding, moveSlots):
+   * hands up to `count` keys of `slot` to master `target` and deletes them
+   * here. Nothing else runs on this node meanwhile (as MIGRATE blocks Redis),
+   * so no write lands between the copy and the delete.
+   */
+  async migrateKeys(request: { slot: number; target: string; count: number; name?: string }): Promise<MigrateResult> {
+    const node = this.ensureNode(request.name);
+    return this.ctx.blockConcurrencyWhile(async () => {
+      const batch = exportSlotKeys(node, request.slot, request.count);
+      if (batch.commands.length > 0) await this.env.NODE.getByName(request.target).importKeys(batch.commands, request.target);
+      dropKeys(node, batch.keys);
+      this.updateKeepAlive();
+      return { moved: batch.keys.length, remaining: countKeysInSlot(node, request.slot) };
+    });
+  }
+
+  /** Workers RPC from another master during a key migration: the keys' commands (see shared/cluster/migrate-keys.ts). */
+  importKeys(commands: Uint8Array[], name?: string): void {
+    importKeys(this.ensureNode(name), commands);
+    this.updateKeepAlive();
   }
 
   /** Workers RPC: the node's topology epoch, role and replication offset (the coordinator waits on it in failovers). */

@@ -204,7 +204,7 @@ export function clusterCheck(opts: ClusterCommandOptions, print: Print): Promise
       const master = masters[0];
       if (master) {
         print(`M: ${master.id} ${master.name}`);
-        print(`   slots:${shard.slots.map(([s, e]) => `[${s}-${e}]`).join(",")} (${countSlots(shard.slots)} slots) master`);
+        print(`   slots:${shard.slots.map(([s, e]) => (s === e ? `[${s}]` : `[${s}-${e}]`)).join(",")} (${countSlots(shard.slots)} slots) master`);
         const replicas = shard.nodes.length - masters.length;
         if (replicas) print(`   ${replicas} additional replica(s)`);
       }

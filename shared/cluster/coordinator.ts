@@ -1,6 +1,7 @@
 import type { Sql } from "../store/sql.ts";
 import { num } from "../store/sql.ts";
 import type { ApplyOptions, ApplyResult, NodeClusterStatus } from "./node-state.ts";
+import type { MigrateResult } from "./migrate-keys.ts";
 import { SLOT_COUNT } from "./slot.ts";
 import {
   createTopology,
@@ -35,6 +36,12 @@ export interface CoordinatorHost {
   apply(name: string, topology: Topology, options: ApplyOptions): Promise<ApplyResult>;
   /** Node `name`'s cluster status (NodeDO.clusterStatus). */
   status(name: string): Promise<NodeClusterStatus>;
+  /**
+   * Moves up to `count` keys of `slot` from master `source` to master
+   * `target` (NodeDO.migrateKeys); resolves with how many moved and how many
+   * are left on the source.
+   */
+  migrateKeys(source: string, slot: number, target: string, count: number): Promise<MigrateResult>;
   /** Asks to be called back (retryPending) at `at` ms: the Durable Object alarm. */
   scheduleRetry(at: number): void;
   log?(level: "info" | "warn" | "error", message: string): void;
@@ -65,6 +72,18 @@ export interface FailoverOptions {
   readonly force?: boolean;
   /** How long a graceful failover waits for the replica to reach the master's offset (ms, default 10000). */
   readonly timeoutMs?: number;
+}
+
+/** Keys moved per migrateKeys call: small enough that the source is never blocked for long. */
+export const MIGRATE_BATCH = 100;
+
+export interface MoveSlotsResult {
+  readonly topology: Topology;
+  /** Slots that changed owner. */
+  readonly slots: number;
+  /** Keys that moved with them. */
+  readonly keys: number;
+  readonly push: PushReport;
 }
 
 export interface FailoverResult {
@@ -397,6 +416,74 @@ export class Coordinator {
       const next: Topology = { ...topology, epoch: topology.epoch + 1, migrations };
       this.save(next);
       return { topology: next, push: await this.pushAll(next) };
+    });
+  }
+
+  /**
+   * Live resharding: gives slots start..end to the master of `toShard`, with
+   * their keys (what `redis-cli --cluster reshard` does with SETSLOT and
+   * MIGRATE). One epoch opens a migration for every slot that moves, so a
+   * source answers ASK for keys it no longer has and clients follow the keys
+   * as they go; each source then hands its keys over in batches
+   * (CoordinatorHost.migrateKeys: the source serves nothing else while a
+   * batch is in flight, as MIGRATE blocks Redis); one more epoch gives the
+   * slots to the target. No write is lost on the way: a key is on the source
+   * until the target has it, and new keys of a moving slot are created on the
+   * target (ASK). Interrupted, it leaves the migrations open; running it again
+   * finishes the move.
+   */
+  moveSlots(start: number, end: number, toShard: number | string, batch = MIGRATE_BATCH): Promise<MoveSlotsResult> {
+    return this.exclusive(async () => {
+      const topology = this.required();
+      checkSlotRange(start, end);
+      const target = this.shard(toShard).master;
+      const owners = ownersOf(topology);
+      const byId = new Map(topology.nodes.map((n) => [n.id, n]));
+      // Slots that move, each from its current owner (an open migration elsewhere is redirected here).
+      const moving: { slot: number; from: ClusterNode | null }[] = [];
+      for (let s = start; s <= end; s++) {
+        if (owners[s] === target.id) continue;
+        moving.push({ slot: s, from: owners[s] === null ? null : byId.get(owners[s]!) ?? null });
+      }
+      if (moving.length === 0) return { topology, slots: 0, keys: 0, push: await this.pushAll(topology) };
+      const withKeys = moving.filter((m) => m.from !== null);
+      let current = topology;
+      if (withKeys.length > 0) {
+        const opened = new Set(withKeys.map((m) => m.slot));
+        const migrations = [
+          ...current.migrations.filter((m) => !opened.has(m.slot)),
+          ...withKeys.map(({ slot, from }): SlotMigration => ({ slot, fromId: from!.id, toId: target.id })),
+        ].sort((a, b) => a.slot - b.slot);
+        current = { ...current, epoch: current.epoch + 1, migrations };
+        this.save(current);
+        const push = await this.pushAll(current);
+        // A source that has not adopted the migration would not answer ASK for keys already moved.
+        const missed = withKeys.find((m) => !push.acknowledged.includes(m.from!.name) || !push.acknowledged.includes(target.name));
+        if (missed) throw new Error(`cannot move slots: ${missed.from!.name} or ${target.name} did not adopt epoch ${current.epoch} (retry later)`);
+      }
+      let keys = 0;
+      for (const { slot, from } of withKeys) {
+        for (;;) {
+          const result = await this.host.migrateKeys(from!.name, slot, target.name, batch);
+          keys += result.moved;
+          if (result.remaining === 0) break;
+          if (result.moved === 0) throw new Error(`slot ${slot}: ${from!.name} still holds ${result.remaining} keys but moved none`);
+        }
+      }
+      const epoch = current.epoch + 1;
+      const after = ownersOf(current);
+      for (const { slot } of moving) after[slot] = target.id;
+      const movedSlots = new Set(moving.map((m) => m.slot));
+      const next: Topology = {
+        name: current.name,
+        epoch,
+        nodes: current.nodes.map((n) => (n.id === target.id ? { ...n, configEpoch: epoch } : n)),
+        slots: rangesFromOwners(after),
+        migrations: current.migrations.filter((m) => !movedSlots.has(m.slot)),
+      };
+      this.save(next);
+      this.host.log?.("info", `moved ${moving.length} slots (${keys} keys) to ${target.name}`);
+      return { topology: next, slots: moving.length, keys, push: await this.pushAll(next) };
     });
   }
 

@@ -3,13 +3,13 @@ import type { CommandCall } from "../engine/call.ts";
 import { helpReply } from "../engine/command-docs.ts";
 import { Errors } from "../engine/errors.ts";
 import { parseInt64 } from "../util/numbers.ts";
-import { blob, num } from "../store/sql.ts";
-import { clusterStateOf, type ClusterState } from "../cluster/node-state.ts";
+import type { ClusterState } from "../cluster/node-state.ts";
 import { clusterInfo, clusterNodes, clusterShards, clusterSlots, nodeLine } from "../cluster/replies.ts";
 import { keySlot, SLOT_COUNT } from "../cluster/slot.ts";
-import type { Handler, HandlerTable } from "./spec.ts";
-
-const DISABLED = "ERR This instance has cluster support disabled";
+import type { HandlerTable } from "./spec.ts";
+import { inCluster } from "./cluster-mode.ts";
+import { failover, getSlotMigrations, migrateSlots } from "./cluster-admin.ts";
+import { countKeysOfSlot, keysInSlot } from "../cluster/migrate-keys.ts";
 
 /** Redis 7.0's CLUSTER HELP lines for the subcommands a tidekv node answers (plus 7.2's MYSHARDID). */
 const CLUSTER_HELP = [
@@ -38,16 +38,13 @@ const CLUSTER_HELP = [
   "LINKS",
   "    Return information about all network links between this node and its peers.",
   "    Output format is an array where each array element is a map containing attributes of a link",
+  "FAILOVER [FORCE|TAKEOVER]",
+  "    Promote current replica node to being a master.",
+  "MIGRATESLOTS SLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...] NODE <node-id> [SLOTSRANGE ... NODE <node-id> ...]",
+  "    Move the slots, with their keys, from this node to the given node.",
+  "GETSLOTMIGRATIONS",
+  "    Return the slot migrations started on this node and their state.",
 ];
-
-/** A handler that runs only in cluster mode (Redis answers every CLUSTER subcommand so otherwise). */
-function inCluster(fn: (call: CommandCall, state: ClusterState) => Reply): Handler {
-  return (call) => {
-    const state = clusterStateOf(call.server);
-    if (!state || !state.enabled) return error(DISABLED);
-    return fn(call, state);
-  };
-}
 
 function replicasOf(call: CommandCall, state: ClusterState): Reply {
   const id = call.str(2);
@@ -75,8 +72,7 @@ export const clusterCommands: HandlerTable = {
         const slot = parseInt64(call.argv[2]);
         if (slot === null) return error(Errors.notInteger);
         if (slot < 0n || slot >= BigInt(SLOT_COUNT)) return error("ERR Invalid slot");
-        const row = call.server.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM keyspace WHERE slot = ? AND db = 0`, Number(slot));
-        return integer(num(row?.n));
+        return integer(countKeysOfSlot(call.server.sql, Number(slot)));
       }),
       getkeysinslot: inCluster((call) => {
         const slot = parseInt64(call.argv[2]);
@@ -84,22 +80,13 @@ export const clusterCommands: HandlerTable = {
         const count = parseInt64(call.argv[3]);
         if (count === null) return error(Errors.notInteger);
         if (count < 0n || slot < 0n || slot >= BigInt(SLOT_COUNT)) return error("ERR Invalid slot or number of keys");
-        const sql = call.server.sql;
         const limit = count > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(count);
-        const rows = sql.all<{ id: number; key: ArrayBuffer; long_key: number }>(
-          `SELECT id, key, long_key FROM keyspace WHERE slot = ? AND db = 0 ORDER BY id LIMIT ?`,
-          Number(slot), limit,
-        );
-        return array(
-          rows.map((row) => {
-            if (!num(row.long_key)) return bulk(blob(row.key).slice());
-            // A key longer than the inline limit is stored in chunks (its row holds a digest).
-            const chunks = sql.all<{ data: ArrayBuffer }>(`SELECT data FROM key_chunks WHERE key_id = ? ORDER BY seq`, num(row.id));
-            return bulk(concat(chunks.map((c) => blob(c.data))));
-          }),
-        );
+        return array(keysInSlot(call.server.sql, Number(slot), limit).map((key) => bulk(key)));
       }),
       help: inCluster(() => helpReply("cluster", CLUSTER_HELP)),
+      failover,
+      migrateslots: migrateSlots,
+      getslotmigrations: getSlotMigrations,
     },
   },
   readonly: inCluster((call) => {
@@ -115,15 +102,3 @@ export const clusterCommands: HandlerTable = {
     return OK;
   }),
 };
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}

@@ -21,6 +21,20 @@ export interface NodeHost {
    * deployment, or a ws:// / wss:// URL of a node endpoint.
    */
   dial?(target: string, handlers: DialHandlers): Promise<NodeSocket>;
+  /**
+   * The coordinator of cluster `name`, for the admin commands that change a
+   * topology (CLUSTER FAILOVER, CLUSTER MIGRATESLOTS); absent where nodes
+   * cannot reach one.
+   */
+  coordinator?(cluster: string): ClusterCoordinator;
+}
+
+/** What a node asks of its cluster's coordinator (durable/cluster-do.ts). */
+export interface ClusterCoordinator {
+  /** Moves slots start..end and their keys to the shard of `toShard` (a node id or name); resolves when done. */
+  moveSlots(start: number, end: number, toShard: string): Promise<{ slots: number; keys: number }>;
+  /** Promotes `options.replica` in its shard; resolves when done. */
+  failover(shard: string, options: { replica?: string; force?: boolean }): Promise<unknown>;
 }
 
 /** An outgoing node-to-node socket. */
