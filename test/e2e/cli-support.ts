@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "../support/processes.ts";
+import { freePort, repoRoot } from "../support/processes.ts";
 
 export const tidekvBin = join(repoRoot, "client", "bin", "tidekv.mjs");
 
@@ -91,4 +91,24 @@ export function startTidekvCommand(args: string[], readyPattern = /^ready/m, tim
     });
     process.once("exit", () => child.kill("SIGKILL"));
   });
+}
+
+export interface ClusterBridge extends Running {
+  /** The main port: node default-s0-m, where discovery starts. */
+  readonly port: number;
+  /** The bridge's local port of every node, by name. */
+  readonly nodePorts: ReadonlyMap<string, number>;
+}
+
+/**
+ * `tidekv bridge --cluster` in front of `server`'s default cluster. Discovery
+ * (CLUSTER SLOTS) goes through a node URL, which makes the main port a real
+ * cluster node, so redis-cli -c sees MOVED on it.
+ */
+export async function startClusterBridge(server: { wsUrl(path: string): string }): Promise<ClusterBridge> {
+  const port = await freePort();
+  const bridge = await startTidekvCommand(["bridge", "--cluster", "--listen", String(port), "--url", server.wsUrl("/node/default-s0-m")]);
+  const nodePorts = new Map<string, number>();
+  for (const m of bridge.output().matchAll(/node (\S+): 127\.0\.0\.1:(\d+) ->/g)) nodePorts.set(m[1], Number(m[2]));
+  return { ...bridge, port, nodePorts };
 }

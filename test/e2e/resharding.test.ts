@@ -8,21 +8,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "ioredis";
 import { keySlot } from "../../shared/cluster/slot.ts";
-import { freePort, startTidekv, type TidekvServer } from "../support/processes.ts";
-import { run, startTidekvCommand, tidekv, type Running } from "./cli-support.ts";
+import { startTidekv, type TidekvServer } from "../support/processes.ts";
+import { run, startClusterBridge, tidekv, type ClusterBridge } from "./cli-support.ts";
 
 const slotOf = (key: string) => keySlot(new TextEncoder().encode(key));
 
 let server: TidekvServer;
-let bridge: Running;
+let bridge: ClusterBridge;
 let port: number;
-const nodePorts = new Map<string, number>();
+let nodePorts: ReadonlyMap<string, number>;
 
 beforeAll(async () => {
   server = await startTidekv();
-  port = await freePort();
-  bridge = await startTidekvCommand(["bridge", "--cluster", "--listen", String(port), "--url", server.wsUrl("/node/default-s0-m")]);
-  for (const m of bridge.output().matchAll(/node (\S+): 127\.0\.0\.1:(\d+) ->/g)) nodePorts.set(m[1], Number(m[2]));
+  bridge = await startClusterBridge(server);
+  ({ port, nodePorts } = bridge);
 }, 120_000);
 
 afterAll(async () => {
