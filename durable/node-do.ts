@@ -5,7 +5,7 @@ import type { DialHandlers, NodeSocket } from "../shared/engine/host.ts";
 import { durableSql } from "./sql.ts";
 import type { ClusterDO } from "./cluster-do.ts";
 import type { ApplyOptions, ApplyResult, NodeClusterStatus } from "../shared/cluster/node-state.ts";
-import { countKeysInSlot, dropKeys, exportSlotKeys, importKeys, type MigrateResult } from "../shared/cluster/migrate-keys.ts";
+import { importKeys, migrateBatch, type BatchLimits, type MigrateResult } from "../shared/cluster/migrate-keys.ts";
 import { DEFAULT_CLUSTER, parseNodeName, type Topology } from "../shared/cluster/topology.ts";
 import { configureTokens, preAuthenticate, DEFAULT_USER } from "../shared/engine/auth.ts";
 import { aclOf, type AclChange, type UserRecord } from "../shared/engine/acl.ts";
@@ -185,15 +185,16 @@ export class NodeDO extends DurableObject<Env> {
    * here. Nothing else runs on this node meanwhile (as MIGRATE blocks Redis),
    * so no write lands between the copy and the delete.
    */
-  async migrateKeys(request: { slot: number; target: string; count: number; name?: string }): Promise<MigrateResult> {
+  async migrateKeys(request: { slot: number; target: string; count: number; name?: string } & Omit<BatchLimits, "count">): Promise<MigrateResult> {
     const node = this.ensureNode(request.name);
-    return this.ctx.blockConcurrencyWhile(async () => {
-      const batch = exportSlotKeys(node, request.slot, request.count);
-      if (batch.commands.length > 0) await this.env.NODE.getByName(request.target).importKeys(batch.commands, request.target);
-      dropKeys(node, batch.keys);
+    const target = this.env.NODE.getByName(request.target);
+    try {
+      return await this.ctx.blockConcurrencyWhile(() =>
+        migrateBatch(node, request.slot, request, (commands) => target.importKeys(commands, request.target)),
+      );
+    } finally {
       this.updateKeepAlive();
-      return { moved: batch.keys.length, remaining: countKeysInSlot(node, request.slot) };
-    });
+    }
   }
 
   /** Workers RPC from another master during a key migration: the keys' commands (see shared/cluster/migrate-keys.ts). */

@@ -1,39 +1,40 @@
 /**
  * Moving a slot's keys between masters (live resharding): what Redis's
  * `MIGRATE host port "" 0 timeout REPLACE KEYS ...` does between two cluster
- * nodes, split into the three steps a Durable Object host runs around one
- * RPC (durable/node-do.ts `migrateKeys`):
+ * nodes. The source runs migrateBatch while its host keeps every other
+ * command out (durable/node-do.ts `migrateKeys`, as MIGRATE blocks Redis):
  *
- *   exportSlotKeys  on the source: up to N keys of the slot, each as DEL plus
- *                   the commands that recreate it (the full-sync serializer,
- *                   so every type, large values and TTLs travel the same way)
- *   importKeys      on the target: runs them (REPLACE semantics), replicated
- *                   to the target's replicas like any write
- *   dropKeys        on the source, once the target has them: DEL, replicated
+ *   on the source   up to N keys of the slot, each as DEL plus the commands
+ *                   that recreate it (the full-sync serializer: every type,
+ *                   large values and TTLs travel the same way), sent in
+ *                   chunks of bounded size as they are read
+ *   on the target   importKeys runs each chunk (REPLACE semantics), and its
+ *                   replicas get it like any write
+ *   on the source   once the target has them all, DEL (replicated)
  *
- * The source serves no other command between export and drop (the host
- * blocks it, as MIGRATE blocks Redis), so no write can slip in between and
- * be lost. A batch that fails before the drop leaves the keys on the source;
- * running it again replaces whatever part reached the target.
+ * No write can land between the copy and the delete, so none is lost. A
+ * batch that fails before the delete leaves the keys on the source; running
+ * it again replaces whatever part reached the target (each key starts with
+ * DEL). A key's commands may span several chunks, and the target's copy of it
+ * is incomplete in between; clients never see it then, because the source
+ * still has the key and keeps serving it (the target answers for the slot
+ * only to clients the source sent there with ASK).
  */
 import { encodeCommand, RequestParser } from "../resp/index.ts";
 import type { Client } from "../engine/client.ts";
 import type { Node } from "../engine/node.ts";
 import { Blocked } from "../engine/blocking.ts";
-import { serializeKey } from "../replication/serialize.ts";
+import { keyCommands } from "../replication/serialize.ts";
 import { blob, num, type Sql } from "../store/sql.ts";
 import { concat } from "../util/bytes.ts";
 import { SLOT_COUNT } from "./slot.ts";
 
 const encoder = new TextEncoder();
 
-/** One batch of a slot's keys on its way from one master to another. */
-export interface KeyBatch {
-  /** The keys taken (expired ones included: they are dropped, not sent). */
-  readonly keys: Uint8Array[];
-  /** Encoded commands that recreate the live ones on the target. */
-  readonly commands: Uint8Array[];
-}
+/** Bytes of commands per import call (well under a Workers RPC message, and a bounded copy in memory). */
+export const CHUNK_BYTES = 1024 * 1024;
+/** Bytes after which a batch takes no further key: bounds how long the source is held. */
+export const BATCH_BYTES = 8 * 1024 * 1024;
 
 export interface MigrateResult {
   /** Keys that left the source in this batch. */
@@ -42,26 +43,59 @@ export interface MigrateResult {
   readonly remaining: number;
 }
 
-/** Up to `count` keys of `slot`, serialized for importKeys. Only a master exports. */
-export function exportSlotKeys(node: Node, slot: number, count: number): KeyBatch {
-  checkSlot(slot);
-  if (node.replication.isReplica) throw new Error("a replica cannot migrate keys (its master owns them)");
-  const server = node.server;
-  const keyspace = server.keyspace;
-  keyspace.now = node.host.now();
-  const keys = keysInSlot(server.sql, slot, Math.max(1, Math.floor(count)));
-  const commands: Uint8Array[] = [];
-  for (const key of keys) {
-    const record = keyspace.find(0, key);
-    if (record === null || keyspace.isExpired(record)) continue;
-    commands.push(encodeCommand([encoder.encode("DEL"), key]));
-    serializeKey(server.sql, keyspace, record, (command) => commands.push(command));
-  }
-  return { keys, commands };
+export interface BatchLimits {
+  readonly count: number;
+  readonly chunkBytes?: number;
+  readonly batchBytes?: number;
 }
 
 /**
- * Runs an export's commands as the node's own master link would: no ACL or
+ * Moves up to `limits.count` keys of `slot` (fewer once BATCH_BYTES are
+ * sent; always at least one), handing encoded commands to `send` chunk by
+ * chunk. The host must keep other commands off this node until it resolves.
+ */
+export async function migrateBatch(
+  node: Node,
+  slot: number,
+  limits: BatchLimits,
+  send: (commands: Uint8Array[]) => Promise<void>,
+): Promise<MigrateResult> {
+  checkSlot(slot);
+  if (node.replication.isReplica) throw new Error("a replica cannot migrate keys (its master owns them)");
+  const chunkBytes = limits.chunkBytes ?? CHUNK_BYTES;
+  const batchBytes = limits.batchBytes ?? BATCH_BYTES;
+  const server = node.server;
+  const keyspace = server.keyspace;
+  keyspace.now = node.host.now();
+  const taken: Uint8Array[] = [];
+  let chunk: Uint8Array[] = [];
+  let chunkSize = 0;
+  let sent = 0;
+  const add = async (command: Uint8Array) => {
+    chunk.push(command);
+    chunkSize += command.length;
+    if (chunkSize < chunkBytes) return;
+    const full = chunk;
+    sent += chunkSize;
+    chunk = [];
+    chunkSize = 0;
+    await send(full);
+  };
+  for (const key of keysInSlot(server.sql, slot, Math.max(1, Math.floor(limits.count)))) {
+    if (taken.length > 0 && sent + chunkSize >= batchBytes) break;
+    taken.push(key);
+    const record = keyspace.find(0, key);
+    if (record === null || keyspace.isExpired(record)) continue; // dropped, not sent
+    await add(encodeCommand([encoder.encode("DEL"), key]));
+    for (const command of keyCommands(server.sql, record)) await add(command);
+  }
+  if (chunk.length > 0) await send(chunk);
+  dropKeys(node, taken);
+  return { moved: taken.length, remaining: countKeysOfSlot(server.sql, slot) };
+}
+
+/**
+ * Runs a chunk of migrated commands as the node's own master link would: no ACL or
  * slot checks (the target is importing a slot it does not serve yet), and
  * every write replicated. Throws on the first error reply.
  */
@@ -77,17 +111,12 @@ export function importKeys(node: Node, commands: readonly Uint8Array[]): void {
 }
 
 /** Deletes keys that reached their new master (replicated as DEL). */
-export function dropKeys(node: Node, keys: readonly Uint8Array[]): void {
+function dropKeys(node: Node, keys: readonly Uint8Array[]): void {
   if (keys.length === 0) return;
   withInternalClient(node, (run) => run([encoder.encode("DEL"), ...keys]));
 }
 
 /** How many keys of `slot` the node holds (CLUSTER COUNTKEYSINSLOT). */
-export function countKeysInSlot(node: Node, slot: number): number {
-  checkSlot(slot);
-  return countKeysOfSlot(node.server.sql, slot);
-}
-
 export function countKeysOfSlot(sql: Sql, slot: number): number {
   const row = sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM keyspace WHERE slot = ? AND db = 0`, slot);
   return num(row?.n);

@@ -18,11 +18,21 @@ const encoder = new TextEncoder();
  * size.
  */
 export function serializeKey(sql: Sql, keys: Keyspace, record: KeyRecord, emit: (command: Uint8Array) => void): void {
+  for (const command of keyCommands(sql, record)) emit(command);
+  void keys;
+}
+
+/**
+ * The commands that recreate a key, one at a time, read from SQL page by page
+ * as they are taken: a caller may stop between two (a key migration sends them
+ * in chunks, awaiting each).
+ */
+export function* keyCommands(sql: Sql, record: KeyRecord): Generator<Uint8Array> {
   const key = record.key;
   switch (record.type) {
     case KeyType.string: {
       if (record.chunks === 0) {
-        emit(encodeCommand(["SET", key, record.value ?? new Uint8Array(0)]));
+        yield encodeCommand(["SET", key, record.value ?? new Uint8Array(0)]);
       } else {
         let first = true;
         for (let seq = 0; ; seq++) {
@@ -30,7 +40,7 @@ export function serializeKey(sql: Sql, keys: Keyspace, record: KeyRecord, emit: 
           if (!row) break;
           const data = blob(row.data);
           for (let at = 0; at < data.length || (first && at === 0); at += BATCH_BYTES) {
-            emit(encodeCommand([first ? "SET" : "APPEND", key, data.subarray(at, at + BATCH_BYTES)]));
+            yield encodeCommand([first ? "SET" : "APPEND", key, data.subarray(at, at + BATCH_BYTES)]);
             first = false;
           }
         }
@@ -38,25 +48,27 @@ export function serializeKey(sql: Sql, keys: Keyspace, record: KeyRecord, emit: 
       break;
     }
     case KeyType.hash:
-      page(sql, "hash_fields", "field", "value", record.id,
-        (rows) => emit(encodeCommand(["HSET", key, ...rows.flatMap((r) => [blob(r.a), blob(r.b as ArrayBuffer)])])));
+      for (const rows of page(sql, "hash_fields", "field", "value", record.id)) {
+        yield encodeCommand(["HSET", key, ...rows.flatMap((r) => [blob(r.a), blob(r.b as ArrayBuffer)])]);
+      }
       break;
     case KeyType.set:
-      page(sql, "set_members", "member", null, record.id,
-        (rows) => emit(encodeCommand(["SADD", key, ...rows.map((r) => blob(r.a))])));
+      for (const rows of page(sql, "set_members", "member", null, record.id)) {
+        yield encodeCommand(["SADD", key, ...rows.map((r) => blob(r.a))]);
+      }
       break;
     case KeyType.zset:
-      page(sql, "zset_members", "member", "score", record.id,
-        (rows) => emit(encodeCommand(["ZADD", key, ...rows.flatMap((r) => [encoder.encode(formatDouble(num(r.b as number))), blob(r.a)])])));
+      for (const rows of page(sql, "zset_members", "member", "score", record.id)) {
+        yield encodeCommand(["ZADD", key, ...rows.flatMap((r) => [encoder.encode(formatDouble(num(r.b as number))), blob(r.a)])]);
+      }
       break;
     case KeyType.list:
-      pageByPosition(sql, record.id, (values) => emit(encodeCommand(["RPUSH", key, ...values])));
+      for (const values of pageByPosition(sql, record.id)) yield encodeCommand(["RPUSH", key, ...values]);
       break;
     default:
       throw new Error(`cannot serialize keys of type ${record.type}`);
   }
-  if (record.expiresAt !== null) emit(encodeCommand(["PEXPIREAT", key, String(record.expiresAt)]));
-  void keys;
+  if (record.expiresAt !== null) yield encodeCommand(["PEXPIREAT", key, String(record.expiresAt)]);
 }
 
 type PairRow = { a: ArrayBuffer; b?: ArrayBuffer | number };
@@ -66,7 +78,7 @@ type PairRow = { a: ArrayBuffer; b?: ArrayBuffer | number };
  * key id), batching by element count and bytes. The first page has no lower
  * bound: an element may be the empty string.
  */
-function page(sql: Sql, table: string, column: string, other: string | null, keyId: number, emit: (rows: PairRow[]) => void): void {
+function* page(sql: Sql, table: string, column: string, other: string | null, keyId: number): Generator<PairRow[]> {
   const select = `SELECT ${column} AS a${other ? `, ${other} AS b` : ""} FROM ${table} WHERE key_id = ?`;
   let cursor: Uint8Array | null = null;
   for (;;) {
@@ -79,20 +91,20 @@ function page(sql: Sql, table: string, column: string, other: string | null, key
     for (const row of rows) {
       const size = blob(row.a).length + (typeof row.b === "number" ? 24 : row.b ? blob(row.b).length : 0);
       if (batch.length > 0 && bytes + size > BATCH_BYTES) {
-        emit(batch);
+        yield batch;
         batch = [];
         bytes = 0;
       }
       batch.push(row);
       bytes += size;
     }
-    if (batch.length > 0) emit(batch);
+    if (batch.length > 0) yield batch;
     cursor = blob(rows[rows.length - 1].a);
     if (rows.length < BATCH_ELEMENTS) return;
   }
 }
 
-function pageByPosition(sql: Sql, keyId: number, emit: (values: Uint8Array[]) => void): void {
+function* pageByPosition(sql: Sql, keyId: number): Generator<Uint8Array[]> {
   let cursor: number | null = null;
   for (;;) {
     const rows: { pos: number; value: ArrayBuffer }[] = cursor === null
@@ -104,14 +116,14 @@ function pageByPosition(sql: Sql, keyId: number, emit: (values: Uint8Array[]) =>
     for (const row of rows) {
       const value = blob(row.value);
       if (batch.length > 0 && bytes + value.length > BATCH_BYTES) {
-        emit(batch);
+        yield batch;
         batch = [];
         bytes = 0;
       }
       batch.push(value);
       bytes += value.length;
     }
-    if (batch.length > 0) emit(batch);
+    if (batch.length > 0) yield batch;
     cursor = num(rows[rows.length - 1].pos);
     if (rows.length < BATCH_ELEMENTS) return;
   }

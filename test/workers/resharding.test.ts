@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { keySlot } from "../../shared/cluster/slot.ts";
 import type { Topology } from "../../shared/cluster/topology.ts";
 import { NodeClient, plain } from "./support.ts";
-import { coordinator, createCluster, eventually, uniqueCluster } from "./cluster-support.ts";
+import { coordinator, createCluster, eventually, nodeStub, uniqueCluster } from "./cluster-support.ts";
 
 const PORT = 80;
 const encoder = new TextEncoder();
@@ -164,6 +164,40 @@ describe("moveSlots (live resharding)", { timeout: 120_000 }, () => {
     const old = await NodeClient.node("default-s0-m");
     expect(plain(await old.call("CLUSTER", "COUNTKEYSINSLOT", 866))).toBe(0);
     for (const c of [proxy, owner, old]) c.close();
+  });
+});
+
+describe("a node's key batches (NodeDO.migrateKeys)", { timeout: 120_000 }, () => {
+  it("sends a key in several chunks, stops taking keys past the byte budget, and drops only what it sent", async () => {
+    const name = uniqueCluster("mk");
+    await createCluster(name);
+    const source = await NodeClient.node(`${name}-s0-m`);
+    const target = await NodeClient.node(`${name}-s1-m`);
+    // A list of 2500 items is three RPUSH commands (1000 items each at most).
+    const items = Array.from({ length: 2500 }, (_, i) => `item-${i}`);
+    expect(plain(await source.call("RPUSH", "{hello}list", ...items))).toBe(2500);
+    const small = ["{hello}a", "{hello}b", "{hello}c"];
+    for (const key of small) expect(plain(await source.call("SET", key, key))).toBe("OK");
+    await coordinator(name).migrateSlot(866, 1);
+
+    const batch = (limits: { count: number; chunkBytes: number; batchBytes: number }) =>
+      (nodeStub(`${name}-s0-m`) as unknown as {
+        migrateKeys(r: Record<string, unknown>): Promise<{ moved: number; remaining: number }>;
+      }).migrateKeys({ slot: 866, target: `${name}-s1-m`, name: `${name}-s0-m`, ...limits });
+    // The list alone is over the budget: it goes, alone, in four chunks (DEL and three RPUSH).
+    expect(await batch({ count: 100, chunkBytes: 256, batchBytes: 1000 })).toEqual({ moved: 1, remaining: 3 });
+    expect(plain(await source.call("EXISTS", "{hello}list"))).toEqual({ error: `ASK 866 ${name}-s1-m:${PORT}` });
+    expect(plain(await source.call("GET", "{hello}a"))).toBe("{hello}a");
+    expect(plain(await target.call("ASKING"))).toBe("OK");
+    expect(plain(await target.call("LRANGE", "{hello}list", 0, -1))).toEqual(items);
+    // The rest by count.
+    expect(await batch({ count: 2, chunkBytes: 256, batchBytes: 1000 })).toEqual({ moved: 2, remaining: 1 });
+    expect(await batch({ count: 2, chunkBytes: 256, batchBytes: 1000 })).toEqual({ moved: 1, remaining: 0 });
+    await coordinator(name).assignSlots(866, 866, 1);
+    expect(plain(await target.call("MGET", ...small))).toEqual(small);
+    expect(plain(await target.call("LLEN", "{hello}list"))).toBe(2500);
+    source.close();
+    target.close();
   });
 });
 
