@@ -42,7 +42,11 @@ export class ClusterDO extends DurableObject<Env> {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       apply: (node, topology, options) => this.env.NODE.getByName(node).applyTopology(topology, { ...options, name: node }),
       status: (node) => this.env.NODE.getByName(node).clusterStatus(node),
-      migrateKeys: (source, slot, target, count) => this.env.NODE.getByName(source).migrateKeys({ slot, target, count, name: source }),
+      migrateKeys: async (source, slot, target, count) => {
+        const result = await this.env.NODE.getByName(source).migrateKeys({ slot, target, count, name: source });
+        if ("error" in result) throw new Error(result.error);
+        return result;
+      },
       scheduleRetry: (at) => {
         void ctx.storage.getAlarm().then((current) => {
           if (current === null || current > at) return ctx.storage.setAlarm(at);

@@ -185,22 +185,36 @@ export class NodeDO extends DurableObject<Env> {
    * here. Nothing else runs on this node meanwhile (as MIGRATE blocks Redis),
    * so no write lands between the copy and the delete.
    */
-  async migrateKeys(request: { slot: number; target: string; count: number; name?: string } & Omit<BatchLimits, "count">): Promise<MigrateResult> {
+  async migrateKeys(request: { slot: number; target: string; count: number; name?: string } & Omit<BatchLimits, "count">): Promise<MigrateResult | { error: string }> {
     const node = this.ensureNode(request.name);
     const target = this.env.NODE.getByName(request.target);
+    const send = async (commands: Uint8Array[]) => {
+      const imported = await target.importKeys(commands, request.target);
+      if (imported.error !== undefined) throw new Error(imported.error);
+    };
+    // A callback that throws would reset the object (and drop its clients);
+    // expected failures travel as values, here and over RPC.
+    const outcome = await this.ctx.blockConcurrencyWhile(async () => {
+      try {
+        return await migrateBatch(node, request.slot, request, send);
+      } catch (e) {
+        return { error: `moving keys of slot ${request.slot} to ${request.target}: ${(e as Error)?.message ?? e}` };
+      }
+    });
+    this.updateKeepAlive();
+    return outcome;
+  }
+
+  /** Workers RPC from another master during a key migration: a chunk of its keys (see shared/cluster/migrate-keys.ts). */
+  importKeys(commands: Uint8Array[], name?: string): { error?: string } {
     try {
-      return await this.ctx.blockConcurrencyWhile(() =>
-        migrateBatch(node, request.slot, request, (commands) => target.importKeys(commands, request.target)),
-      );
+      importKeys(this.ensureNode(name), commands);
+      return {};
+    } catch (e) {
+      return { error: (e as Error)?.message ?? String(e) };
     } finally {
       this.updateKeepAlive();
     }
-  }
-
-  /** Workers RPC from another master during a key migration: the keys' commands (see shared/cluster/migrate-keys.ts). */
-  importKeys(commands: Uint8Array[], name?: string): void {
-    importKeys(this.ensureNode(name), commands);
-    this.updateKeepAlive();
   }
 
   /** Workers RPC: the node's topology epoch, role and replication offset (the coordinator waits on it in failovers). */

@@ -100,6 +100,7 @@ export async function migrateBatch(
  * every write replicated. Throws on the first error reply.
  */
 export function importKeys(node: Node, commands: readonly Uint8Array[]): void {
+  if (node.replication.isReplica) throw new Error(`${node.host.nodeName} is a replica: keys migrate to masters only`);
   const parser = new RequestParser({ maxBulkLength: Number.MAX_SAFE_INTEGER, maxMultibulkLength: Number.MAX_SAFE_INTEGER });
   for (const bytes of commands) parser.feed(bytes);
   withInternalClient(node, (run) => {

@@ -199,6 +199,20 @@ describe("a node's key batches (NodeDO.migrateKeys)", { timeout: 120_000 }, () =
     source.close();
     target.close();
   });
+
+  it("a batch the target refuses fails the call and keeps the keys; the source's clients stay connected", async () => {
+    const name = uniqueCluster("mf");
+    await createCluster(name);
+    const source = await NodeClient.node(`${name}-s0-m`);
+    expect(plain(await source.call("SET", "{hello}kept", "1"))).toBe("OK");
+    const stub = nodeStub(`${name}-s0-m`) as unknown as { migrateKeys(r: Record<string, unknown>): Promise<unknown> };
+    // A replica is no place for keys to migrate to.
+    expect(await stub.migrateKeys({ slot: 866, target: `${name}-s1-r1`, name: `${name}-s0-m`, count: 10 })).toEqual({
+      error: `moving keys of slot 866 to ${name}-s1-r1: ${name}-s1-r1 is a replica: keys migrate to masters only`,
+    });
+    expect(plain(await source.call("GET", "{hello}kept"))).toBe("1");
+    source.close();
+  });
 });
 
 describe("CLUSTER MIGRATESLOTS, GETSLOTMIGRATIONS and FAILOVER on the nodes", { timeout: 120_000 }, () => {
