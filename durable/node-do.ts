@@ -43,6 +43,9 @@ export const NODE_NAME_HEADER = "x-tidekv-node";
  */
 export const AUTH_HEADER = "x-tidekv-auth";
 
+/** Where a node keeps its own name (see NodeDO.nodeName). */
+const NODE_NAME_KEY = "tidekv:node-name";
+
 /** What the worker asks of a node over Workers RPC (`NodeDO.run`). */
 export interface RunRequest {
   readonly commands: Uint8Array[][];
@@ -70,7 +73,7 @@ export class NodeDO extends DurableObject<Env> {
   private ensureNode(name?: string): Node {
     if (this.node) return this.node;
     const storage = this.ctx.storage;
-    const nodeName = name ?? this.ctx.id.name ?? this.ctx.id.toString();
+    const nodeName = this.nodeName(name);
     this.node = new Node(durableSql(storage), {
       now: () => Date.now(),
       setWakeup: (at) => {
@@ -97,6 +100,22 @@ export class NodeDO extends DurableObject<Env> {
       if (saved) this.sockets.set(ws, this.node.resume(socketTransport(ws), saved));
     }
     return this.node;
+  }
+
+  /**
+   * The node's name: the one the caller gave (every stub call from tidekv
+   * carries it), else the one the object was created under. An object woken
+   * by its alarm or by a hibernated socket may not be told its name (the
+   * runtime's `ctx.id.name` is not always there), so the first name it is
+   * given is kept in its storage; a node must never come up under another
+   * name, which would make it a stranger in its own cluster topology.
+   */
+  private nodeName(given: string | undefined): string {
+    const kv = this.ctx.storage.kv;
+    const stored = kv.get<string>(NODE_NAME_KEY);
+    const name = given ?? this.ctx.id.name ?? stored ?? this.ctx.id.toString();
+    if (stored === undefined && (given !== undefined || this.ctx.id.name !== undefined)) kv.put(NODE_NAME_KEY, name);
+    return name;
   }
 
   override async fetch(request: Request): Promise<Response> {

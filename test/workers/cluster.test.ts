@@ -508,6 +508,37 @@ describe("redirections that need topology changes", { timeout: 60_000 }, () => {
   });
 });
 
+describe("a node's name", { timeout: 60_000 }, () => {
+  it("survives a restart whose first event does not tell it (an alarm)", async () => {
+    const name = uniqueCluster();
+    await createCluster(name);
+    const node = `${name}-s0-m`;
+    const before = await NodeClient.node(node);
+    const id = plain(await before.call("CLUSTER", "MYID"));
+    before.close();
+    // The object starts over (its node is gone from memory), its alarm fires
+    // first, and the runtime does not say which name the object was created
+    // under (as some workerd versions do not).
+    await runInDurableObject(nodeStub(node), (instance: unknown, state: DurableObjectState) => {
+      const shell = instance as { node: unknown; ctx: DurableObjectState; alarm(): void };
+      const anonymous = { toString: () => state.id.toString(), equals: (other: DurableObjectId) => state.id.equals(other), name: undefined };
+      shell.ctx = new Proxy(state, {
+        get: (target, key) => {
+          if (key === "id") return anonymous;
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      shell.node = null;
+      shell.alarm();
+    });
+    const after = await NodeClient.node(node);
+    expect(plain(await after.call("CLUSTER", "MYID"))).toBe(id);
+    expect(plain(await after.call("SET", "hello", "1"))).toBe("OK");
+    after.close();
+  });
+});
+
 describe("topology epochs on a node", { timeout: 60_000 }, () => {
   it("adopts a higher epoch and ignores a lower or equal one", async () => {
     const name = uniqueCluster();
