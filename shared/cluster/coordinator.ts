@@ -76,6 +76,8 @@ export interface FailoverOptions {
 
 /** Keys moved per migrateKeys call: small enough that the source is never blocked for long. */
 export const MIGRATE_BATCH = 100;
+/** Pause between two batches of one source, for its clients (ms). */
+const MIGRATE_PAUSE_MS = 2;
 
 export interface MoveSlotsResult {
   readonly topology: Topology;
@@ -467,6 +469,10 @@ export class Coordinator {
           const result = await this.host.migrateKeys(from!.name, slot, target.name, batch);
           keys += result.moved;
           if (result.remaining === 0) break;
+          // The source serves nothing while a batch runs; let the commands
+          // that queued up meanwhile in before the next one (asked for at
+          // once, it would win the race with them every time).
+          await this.host.sleep(MIGRATE_PAUSE_MS);
           if (result.moved === 0) throw new Error(`slot ${slot}: ${from!.name} still holds ${result.remaining} keys but moved none`);
         }
       }

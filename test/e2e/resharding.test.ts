@@ -10,6 +10,10 @@ import { Cluster } from "ioredis";
 import { keySlot } from "../../shared/cluster/slot.ts";
 import { startTidekv, type TidekvServer } from "../support/processes.ts";
 import { run, startClusterBridge, tidekv, type ClusterBridge } from "./cli-support.ts";
+import { RespWsClient } from "../support/resp-client.ts";
+import type { Reply } from "../../shared/resp/reply.ts";
+
+const replyText = (reply: Reply): string => (reply.type === "error" || reply.type === "simple" ? reply.value : reply.type === "bulk" ? new TextDecoder().decode(reply.value) : JSON.stringify(reply));
 
 const slotOf = (key: string) => keySlot(new TextEncoder().encode(key));
 
@@ -75,6 +79,30 @@ describe("live resharding and failover with Redis tools", () => {
       expect(check.stdout.toString()).toMatch(/slots:\[0-5460\],\[15495\] \(5462 slots\) master/);
     } finally {
       cluster.disconnect();
+    }
+  }, 180_000);
+
+  it("the source's own clients are served between batches, not after the whole move", async () => {
+    const slot = slotOf("{hello}"); // 866, shard 0
+    const source = await RespWsClient.open(server.wsUrl("/node/default-s0-m"));
+    const client = await RespWsClient.open(server.wsUrl("/node/default-s0-m"));
+    try {
+      for (let i = 0; i < 3000; i += 500) {
+        const batch = Array.from({ length: 500 }, (_, j) => ["SET", `{hello}k${i + j}`, `v${i + j}`]);
+        for (const reply of await source.pipeline(batch)) expect(reply).toEqual({ type: "simple", value: "OK" });
+      }
+      const target = await cli("default-s2-m", "CLUSTER", "MYID");
+      expect(await source.command("CLUSTER", "MIGRATESLOTS", "SLOTSRANGE", String(slot), String(slot), "NODE", target)).toEqual({ type: "simple", value: "OK" });
+      // Once the first keys have left (30 batches to go), a read of a key still
+      // there is answered while the slot is still this node's: a value or ASK,
+      // never the MOVED it would get after the whole move.
+      await eventually(async () => (await client.command("EXISTS", "{hello}k0")).type !== "integer", "the first batch left");
+      expect(replyText(await client.command("GET", "{hello}k2999"))).toMatch(/^(v2999|ASK 866 .*)$/);
+      await eventually(async () => (await cli("default-s0-m", "CLUSTER", "GETSLOTMIGRATIONS")).includes("success"), "migration done");
+      expect(replyText(await client.command("GET", "{hello}k2999"))).toMatch(/^MOVED 866 /);
+    } finally {
+      await source.close();
+      await client.close();
     }
   }, 180_000);
 
